@@ -1,0 +1,133 @@
+"""The ``semcache`` command line: a thin face over the cache, runner and pipeline.
+
+Each command module registers its subcommands with ``register(subparsers)`` and
+sets ``handler`` on them; a handler takes the parsed arguments and a
+:class:`CliContext` and returns the exit code. Handlers parse and print; the work
+happens in the core modules.
+
+Exit codes: 0 success, 1 an error we explain on stderr, 2 bad usage,
+3 the task needs the model but ``--no-model`` was given, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..config import SemCache
+from ..errors import ModelRequiredError, SemcacheError
+
+if TYPE_CHECKING:
+    from ..cache import SnippetCache
+
+__all__ = ["CliContext", "build_parser", "main"]
+
+#: Modules under semcache_magic.cli that contribute subcommands, in help order.
+COMMAND_MODULES = ("store_cmds", "exec_cmd")
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NEEDS_MODEL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+class CliContext:
+    """What every handler gets: the configuration and, on demand, the cache."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.config = SemCache().apply_env()
+        self.config.apply(store=args.store, namespace=args.namespace)
+        self.json = bool(args.json)
+        self._cache: SnippetCache | None = None
+
+    @property
+    def cache(self) -> SnippetCache:
+        if self._cache is None:
+            from ..cache import SnippetCache
+
+            self._cache = SnippetCache(self.config)
+        return self._cache
+
+    def emit(self, data: Any, text: str | None = None) -> None:
+        """Print ``data`` as one JSON line with --json, else ``text`` (or ``data``)."""
+        if self.json:
+            print(json.dumps(data, ensure_ascii=False, default=str), flush=True)
+        elif text is not None:
+            print(text, flush=True)
+        else:
+            print(data, flush=True)
+
+    def close(self) -> None:
+        if self._cache is not None:
+            self._cache.close()
+
+
+def _common_options(*, suppress: bool) -> argparse.ArgumentParser:
+    """--store/--namespace/--json, accepted before or after the subcommand."""
+    default: Any = argparse.SUPPRESS if suppress else None
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(
+        "--store", metavar="URI", default=default,
+        help="snippet store: a directory or a LanceDB URI such as s3://bucket/prefix "
+        "(default: $SEMCACHE_STORE, $SEMCACHE_HOME or the per-user data directory)",
+    )
+    parent.add_argument(
+        "--namespace", metavar="NS", default=default,
+        help="namespace to save to and search (default: personal, user:<login>)",
+    )
+    parent.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS if suppress else False,
+        help="machine-readable JSON on stdout",
+    )
+    return parent
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="semcache",
+        description="Semantic cache of notebook code written by Claude.",
+        parents=[_common_options(suppress=False)],
+    )
+    from .. import __version__
+
+    parser.add_argument("--version", action="version", version=f"semcache {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+    common = _common_options(suppress=True)
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(f"{__name__}.{name}")
+        module.register(subparsers, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    # LanceDB's Rust side logs warnings on stderr; keep the user's terminal clean.
+    os.environ.setdefault("LANCEDB_LOG", "error")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    context: CliContext | None = None
+    try:
+        context = CliContext(args)
+        code = int(args.handler(args, context) or 0)
+    except ModelRequiredError as err:
+        print(f"semcache: {err.describe()}", file=sys.stderr)
+        code = EXIT_NEEDS_MODEL
+    except SemcacheError as err:
+        print(f"semcache: error: {err.describe()}", file=sys.stderr)
+        code = EXIT_ERROR
+    except KeyboardInterrupt:
+        print("semcache: interrupted", file=sys.stderr)
+        code = EXIT_INTERRUPTED
+    except BrokenPipeError:  # `semcache list | head`
+        code = EXIT_OK
+    finally:
+        if context is not None:
+            context.close()
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,7 @@
+"""``python -m semcache_magic.cli``."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

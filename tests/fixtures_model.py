@@ -1,0 +1,1 @@
+"""Fixtures for the local Messages-API server (filled in by the adapter work)."""
