@@ -206,9 +206,6 @@ class SemCache(Configurable):
         DEFAULT_MODEL, help="Claude model for adapt/generate/repair. Env: SEMCACHE_MODEL."
     ).tag(config=True, env="SEMCACHE_MODEL")
     max_tokens = Int(4096, help="Most output tokens per model call.").tag(config=True)
-    temperature = Float(0.0, help="Sampling temperature for code (0 = most repeatable).").tag(
-        config=True
-    )
     model_timeout = Float(
         120.0, help="Seconds to wait for one model call (the SDK's timeout)."
     ).tag(config=True, env="SEMCACHE_MODEL_TIMEOUT")

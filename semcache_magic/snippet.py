@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal as TypingLiteral
+from typing import Any
+from typing import Literal as TypingLiteral
 
 from .task import Literal, TaskAnalysis
 
@@ -52,6 +53,7 @@ class Snippet:
     language: str = "python"
     kernel: str = ""
     tags: list[str] = field(default_factory=list)
+    embedder: str = ""
 
     @property
     def healthy(self) -> bool:

@@ -15,8 +15,8 @@ quoted strings, dates, file names and paths -- share a *template* (the
     ['notebook']
 
 Literals are kept verbatim (case included: ``'Notebook'`` is not
-``'notebook'``), and so are words with inner capitals (``DataFrame``,
-``camelCase``, ``USD``), which are usually names, not prose.
+``'notebook'``), and so are mixed-case words (``DataFrame``, ``camelCase``),
+which are usually names, not prose.
 """
 
 from __future__ import annotations
@@ -78,6 +78,9 @@ _KIND_OF_GROUP = {
 }
 _PLACEHOLDER = {"string": "<str>", "date": "<date>", "path": "<path>", "number": "<num>"}
 _TRAILING_PUNCT = ".?!;:,"
+# A lower-case letter followed by a capital marks a name (DataFrame, camelCase, MiniLM);
+# all-caps words are usually emphasis and are lower-cased like the rest.
+_MIXED_CASE = re.compile(r"[a-z][A-Z]")
 
 
 @dataclass(frozen=True)
@@ -179,7 +182,7 @@ def _normalise_prose(text: str) -> str:
     def word(match: re.Match[str]) -> str:
         # Words with inner capitals (camelCase, DataFrame, USD) are names: keep their case.
         token = match.group(0)
-        return token if any(ch.isupper() for ch in token[1:]) else token.lower()
+        return token if _MIXED_CASE.search(token) else token.lower()
 
     return re.sub(r"\S+", word, re.sub(r"\s+", " ", text))
 

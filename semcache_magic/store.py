@@ -1,0 +1,594 @@
+"""The snippet store on LanceDB: the only module that imports lancedb.
+
+Two tables live under one LanceDB URI (a local directory by default; ``s3://``,
+``gs://``, ``az://`` and ``db://`` URIs for teams):
+
+``snippets``
+    one row per (namespace, task, code), keyed by a content-derived ``id``; the
+    task's vector, its exact/template hashes, provenance, counts and votes.
+``runs``
+    an append-only log of every ``%%cached_task`` run (the stats come from it).
+
+Consistency. LanceDB writes are multi-version; appends from several processes
+never conflict, but concurrent *upserts* of the same id are not atomic. So ids
+are derived from content (the same snippet saved twice has the same id), all
+read paths drop duplicate ids (keeping the freshest row), and on a local
+directory every read-modify-write runs under an inter-process file lock.
+
+Freshness. Rows written after an index was built are not in that index until
+``optimize()``; LanceDB still finds them by scanning the unindexed part, so new
+rows are searchable at once. :meth:`SnippetStore.maintain` folds them in every
+``optimize_every`` writes and builds the ANN index once the table is large.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import re
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from .errors import (
+    ConfigurationError,
+    SnippetNotFoundError,
+    StoreError,
+    StoreSchemaError,
+    StoreUnavailableError,
+)
+from .records import (
+    SNIPPET_COLUMNS,
+    dedupe,
+    dedupe_scored,
+    from_row,
+    run_row,
+    run_schema,
+    snippet_schema,
+    sql_time,
+    to_row,
+)
+from .snippet import Snippet
+
+__all__ = ["SnippetStore", "check_id", "is_local_uri"]
+
+_REMOTE_SCHEMES = ("s3", "s3+ddb", "gs", "az", "abfs", "db", "memory", "file")
+_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_HASH_RE = re.compile(r"^[0-9a-f]{8,64}$")
+
+
+
+def is_local_uri(uri: str) -> bool:
+    """True for a plain directory (or file://) store, where a file lock works."""
+    return "://" not in uri or uri.startswith("file://")
+
+
+def _check_uri(uri: str) -> str:
+    if not uri or not uri.strip():
+        raise ConfigurationError("the store URI is empty", hint="pass --store DIR or unset it")
+    match = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)://", uri)
+    if match and match.group(1).lower() not in _REMOTE_SCHEMES:
+        raise ConfigurationError(
+            f"unsupported store URI scheme {match.group(1)!r} in {uri!r}",
+            hint="use a directory or an s3://, gs://, az:// or db:// URI",
+        )
+    return uri
+
+
+def _quote(value: str) -> str:
+    """A SQL string literal for LanceDB filters (values are validated first)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _in_list(values: Sequence[str]) -> str:
+    return "(" + ", ".join(_quote(v) for v in values) + ")"
+
+
+def check_id(snippet_id: str) -> str:
+    """Reject ids that are not ours before they reach a query (or a file name)."""
+    if not isinstance(snippet_id, str) or not _ID_RE.match(snippet_id):
+        raise SnippetNotFoundError(f"invalid snippet id {str(snippet_id)[:80]!r}")
+    return snippet_id
+
+
+class _FileLock:
+    """An inter-process lock on a local store (fcntl); a no-op where unavailable."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._thread_lock = threading.RLock()
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        with self._thread_lock:
+            try:
+                import fcntl
+            except ImportError:  # Windows: LanceDB's own commit protocol only
+                yield
+                return
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                os.close(fd)
+
+
+class SnippetStore:
+    """Snippets and runs in one LanceDB database."""
+
+    SNIPPETS = "snippets"
+    RUNS = "runs"
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        dim: int | None = None,
+        embedder_name: str = "",
+        storage_options: dict[str, str] | None = None,
+        optimize_every: int = 200,
+        vector_index_min_rows: int = 50_000,
+    ) -> None:
+        self.uri = _check_uri(uri)
+        # The vector size is only needed to create the table; reads take it from disk, so
+        # the exact and slot tiers never have to load the embedding model.
+        self.dim = int(dim) if dim else None
+        self.embedder_name = embedder_name
+        self.storage_options = dict(storage_options or {})
+        self.optimize_every = optimize_every
+        self.vector_index_min_rows = vector_index_min_rows
+        self._db: Any = None
+        self._tables: dict[str, Any] = {}
+        self._open_lock = threading.Lock()
+        self._writes_since_optimize = 0
+        self._lock: _FileLock | None = None
+        self.table_dim: int | None = None
+
+    # -- connection ------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _translate(self, action: str) -> Iterator[None]:
+        """Turn LanceDB/Arrow/OS errors into our StoreError tree."""
+        try:
+            yield
+        except StoreError:
+            raise
+        except PermissionError as exc:
+            raise StoreUnavailableError(
+                f"cannot {action}: permission denied on the store {self.uri!r}"
+            ) from exc
+        except OSError as exc:
+            text = str(exc)
+            if "No space left" in text or getattr(exc, "errno", None) == 28:
+                raise StoreUnavailableError(
+                    f"cannot {action}: no space left on the store's disk", hint="free disk space"
+                ) from exc
+            raise StoreUnavailableError(f"cannot {action} ({text.splitlines()[0][:200]})") from exc
+        except (RuntimeError, ValueError) as exc:
+            text = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
+            if "ermission denied" in text or "Read-only" in text:
+                raise StoreUnavailableError(
+                    f"cannot {action}: the store {self.uri!r} is not writable"
+                ) from exc
+            if "No space left" in text:
+                raise StoreUnavailableError(
+                    f"cannot {action}: no space left on the store's disk", hint="free disk space"
+                ) from exc
+            raise StoreError(f"cannot {action}: {text}",
+                             hint="the store may be damaged; see README 'Recovering a store'"
+                             ) from exc
+
+    def _connect(self) -> Any:
+        if self._db is not None:
+            return self._db
+        with self._open_lock:
+            if self._db is not None:
+                return self._db
+            try:
+                import lancedb
+            except ImportError as exc:
+                raise StoreUnavailableError(
+                    "lancedb is not installed", hint="pip install lancedb"
+                ) from exc
+            with self._translate(f"open the store {self.uri!r}"):
+                if is_local_uri(self.uri):
+                    path = self.uri[len("file://"):] if self.uri.startswith("file://") else self.uri
+                    os.makedirs(path, exist_ok=True)
+                    self._lock = _FileLock(os.path.join(path, ".semcache.lock"))
+                # read_consistency_interval=0: see rows other processes (the magic in
+                # another notebook, the server) wrote, on every read.
+                self._db = lancedb.connect(
+                    self.uri,
+                    read_consistency_interval=dt.timedelta(0),
+                    storage_options=self.storage_options or None,
+                )
+            return self._db
+
+    @contextlib.contextmanager
+    def _write_lock(self) -> Iterator[None]:
+        self._connect()
+        if self._lock is None:
+            yield
+        else:
+            with self._lock.held():
+                yield
+
+    def _table(self, name: str, *, create: bool = True) -> Any:
+        table = self._tables.get(name)
+        if table is not None:
+            return table
+        db = self._connect()
+        with self._translate(f"open the {name} table"):
+            names = set(_table_names(db))
+            if name in names:
+                table = db.open_table(name)
+            elif not create:
+                return None
+            else:
+                with self._write_lock():
+                    names = set(_table_names(db))
+                    table = db.open_table(name) if name in names else self._create(db, name)
+        if name == self.SNIPPETS:
+            self._check_schema(table)
+        self._tables[name] = table
+        return table
+
+    def _create(self, db: Any, name: str) -> Any:
+        if name == self.SNIPPETS:
+            if not self.dim:
+                raise StoreError("internal: the vector size is needed to create the store")
+            table = db.create_table(name, schema=snippet_schema(self.dim, self.embedder_name))
+            from lancedb.index import FTS, Bitmap, BTree
+
+            # Created empty: later rows are scanned until optimize() folds them in.
+            table.create_index("task_hash", config=BTree())
+            table.create_index("template_hash", config=BTree())
+            table.create_index("id", config=BTree())
+            table.create_index("namespace", config=Bitmap())
+            table.create_index("task", config=FTS())
+            table.create_index("code", config=FTS())
+            return table
+        return db.create_table(name, schema=run_schema())
+
+    def _check_schema(self, table: Any) -> None:
+        field = table.schema.field("vector")
+        size = getattr(field.type, "list_size", None)
+        self.table_dim = size
+        if self.dim and size != self.dim:
+            raise StoreSchemaError(
+                f"the store {self.uri!r} holds {size}-d vectors but the embedder makes "
+                f"{self.dim}-d ones"
+            )
+
+    # -- writes ------------------------------------------------------------------
+
+    def upsert(self, snippet: Snippet, vector: np.ndarray, *, successes: int = 0) -> tuple[
+        Snippet, bool
+    ]:
+        """Insert ``snippet``, or, if its id exists, count it as used again.
+
+        Returns the stored snippet and whether it was new.
+        """
+        check_id(snippet.id)
+        table = self._table(self.SNIPPETS)
+        with self._translate("save the snippet"), self._write_lock():
+            existing = self._get_rows(table, [snippet.id])
+            now = time.time()
+            if existing:
+                current = existing[0]
+                tags = sorted(set(current.tags) | set(snippet.tags))
+                table.update(
+                    where=f"id = {_quote(snippet.id)}",
+                    values_sql={
+                        "use_count": "use_count + 1",
+                        "success_count": f"success_count + {int(successes)}",
+                        "updated_at": sql_time(now),
+                        "last_used_at": sql_time(now),
+                    },
+                )
+                if tags != sorted(current.tags):
+                    table.update(where=f"id = {_quote(snippet.id)}", values={"tags": tags})
+                current.use_count += 1
+                current.success_count += int(successes)
+                current.updated_at = current.last_used_at = now
+                current.tags = tags
+                self._after_write()
+                return current, False
+            snippet.created_at = snippet.created_at or now
+            snippet.updated_at = now
+            snippet.success_count = max(snippet.success_count, int(successes))
+            table.add([to_row(snippet, vector)])
+        self._after_write()
+        return snippet, True
+
+    def add_many(self, items: Sequence[tuple[Snippet, np.ndarray]]) -> list[tuple[Snippet, bool]]:
+        """Bulk form of :meth:`upsert`: one append for the new rows, bumps for known ids."""
+        if not items:
+            return []
+        table = self._table(self.SNIPPETS)
+        results: list[tuple[Snippet, bool]] = []
+        with self._translate("save snippets"), self._write_lock():
+            known = {s.id for s in self._get_rows(table, [s.id for s, _ in items])}
+            rows, now, seen = [], time.time(), set()
+            for snippet, vector in items:
+                check_id(snippet.id)
+                if snippet.id in known or snippet.id in seen:
+                    results.append((snippet, False))
+                    continue
+                seen.add(snippet.id)
+                snippet.created_at = snippet.created_at or now
+                snippet.updated_at = now
+                rows.append(to_row(snippet, vector))
+                results.append((snippet, True))
+            if rows:
+                table.add(rows)
+            repeats = [s.id for s, created in results if not created]
+        for snippet_id in repeats:
+            self.record_use(snippet_id, success=None)
+        self._after_write(len(rows))
+        return results
+
+    def record_use(self, snippet_id: str, *, success: bool | None) -> None:
+        """Count one use of a snippet, and its outcome when known."""
+        values = {"use_count": "use_count + 1", "last_used_at": sql_time(time.time())}
+        if success is True:
+            values["success_count"] = "success_count + 1"
+        elif success is False:
+            values["failure_count"] = "failure_count + 1"
+        self._update(snippet_id, values, "record the snippet's use")
+
+    def vote(self, snippet_id: str, up: bool) -> Snippet:
+        column = "votes_up" if up else "votes_down"
+        self._update(snippet_id, {column: f"{column} + 1"}, "record the vote")
+        return self.get(snippet_id)
+
+    def set_tags(self, snippet_id: str, tags: Sequence[str]) -> Snippet:
+        clean = sorted({str(t).strip() for t in tags if str(t).strip()})
+        table = self._table(self.SNIPPETS)
+        with self._translate("set tags"), self._write_lock():
+            self._require(table, snippet_id)
+            table.update(where=f"id = {_quote(snippet_id)}", values={"tags": clean})
+        self._after_write()
+        return self.get(snippet_id)
+
+    def _update(self, snippet_id: str, values_sql: dict[str, str], action: str) -> None:
+        table = self._table(self.SNIPPETS)
+        with self._translate(action), self._write_lock():
+            self._require(table, snippet_id)
+            table.update(where=f"id = {_quote(snippet_id)}", values_sql=values_sql)
+        self._after_write()
+
+    def delete(self, snippet_id: str) -> Snippet:
+        """Delete a snippet; returns what was deleted."""
+        table = self._table(self.SNIPPETS)
+        with self._translate("delete the snippet"), self._write_lock():
+            snippet = self._require(table, snippet_id)
+            table.delete(f"id = {_quote(snippet_id)}")
+        self._after_write()
+        return snippet
+
+    def append_run(self, run: dict[str, Any]) -> None:
+        """Append one row to the run log (unknown keys are dropped, missing ones defaulted)."""
+        table = self._table(self.RUNS)
+        row = run_row(run)
+        with self._translate("record the run"):
+            table.add([row])
+
+    def _after_write(self, count: int = 1) -> None:
+        self._writes_since_optimize += count
+        if self.optimize_every and self._writes_since_optimize >= self.optimize_every:
+            self.maintain()
+
+    def maintain(self, *, build_vector_index: bool | None = None) -> dict[str, Any]:
+        """Fold new rows into the indexes, compact, prune old versions; build the ANN
+        index when the table has grown past ``vector_index_min_rows``."""
+        table = self._table(self.SNIPPETS)
+        report: dict[str, Any] = {}
+        started = time.perf_counter()
+        with self._translate("optimise the store"), self._write_lock():
+            rows = table.count_rows()
+            has_vector_index = any(i.index_type.startswith("IVF") for i in table.list_indices())
+            wanted = rows >= self.vector_index_min_rows if build_vector_index is None else (
+                build_vector_index
+            )
+            if wanted and not has_vector_index and rows >= 256:
+                from lancedb.index import IvfSq
+
+                partitions = max(1, min(1024, int(rows**0.5)))
+                table.create_index("vector", config=IvfSq(distance_type="cosine",
+                                                          num_partitions=partitions))
+                report["vector_index"] = f"IVF_SQ, {partitions} partitions"
+            table.optimize(cleanup_older_than=dt.timedelta(hours=1))
+            report["rows"] = rows
+        self._writes_since_optimize = 0
+        report["seconds"] = round(time.perf_counter() - started, 3)
+        return report
+
+    # -- reads -----------------------------------------------------------------------
+
+    def _require(self, table: Any, snippet_id: str) -> Snippet:
+        rows = self._get_rows(table, [check_id(snippet_id)])
+        if not rows:
+            raise SnippetNotFoundError.for_id(snippet_id)
+        return rows[0]
+
+    def _get_rows(self, table: Any, ids: Sequence[str]) -> list[Snippet]:
+        if not ids:
+            return []
+        for snippet_id in ids:
+            check_id(snippet_id)
+        rows = table.search().where(f"id IN {_in_list(list(ids))}").select(SNIPPET_COLUMNS).limit(
+            max(10, 4 * len(ids))).to_list()
+        return dedupe([from_row(r) for r in rows])
+
+    def get(self, snippet_id: str) -> Snippet:
+        table = self._table(self.SNIPPETS, create=False)
+        if table is None:
+            raise SnippetNotFoundError.for_id(snippet_id)
+        with self._translate("read the snippet"):
+            return self._require(table, snippet_id)
+
+    def find_id_prefix(self, prefix: str, limit: int = 5) -> list[Snippet]:
+        """Snippets whose id starts with ``prefix`` (for short ids typed by users)."""
+        check_id(prefix)
+        table = self._table(self.SNIPPETS, create=False)
+        if table is None:
+            return []
+        with self._translate("read snippets"):
+            rows = table.search().where(f"starts_with(id, {_quote(prefix)})").select(
+                SNIPPET_COLUMNS).limit(limit).to_list()
+        return dedupe([from_row(r) for r in rows])
+
+    def by_template(self, template_hash: str, namespaces: Sequence[str], limit: int = 50) -> list[
+        Snippet
+    ]:
+        """Snippets whose task has this template (exact and slot candidates)."""
+        if not _HASH_RE.match(template_hash):
+            raise StoreError(f"invalid template hash {template_hash[:80]!r}")
+        table = self._table(self.SNIPPETS, create=False)
+        if table is None:
+            return []
+        where = f"template_hash = {_quote(template_hash)} AND namespace IN {_in_list(namespaces)}"
+        with self._translate("look up the task"):
+            rows = table.search().where(where).select(SNIPPET_COLUMNS).limit(limit).to_list()
+        return dedupe([from_row(r) for r in rows])
+
+    def vector_search(
+        self, vector: np.ndarray, namespaces: Sequence[str], k: int
+    ) -> list[tuple[Snippet, float]]:
+        """Nearest snippets by cosine similarity (1 - cosine distance)."""
+        table = self._table(self.SNIPPETS, create=False)
+        if table is None:
+            return []
+        if len(vector) != self.table_dim:
+            raise StoreSchemaError(
+                f"the store {self.uri!r} holds {self.table_dim}-d vectors but the embedder "
+                f"makes {len(vector)}-d ones"
+            )
+        where = f"namespace IN {_in_list(namespaces)}"
+        with self._translate("search the store"):
+            query = (
+                table.search(np.asarray(vector, dtype=np.float32), vector_column_name="vector")
+                .distance_type("cosine")
+                .where(where, prefilter=True)
+                .select([*SNIPPET_COLUMNS, "_distance"])
+                .limit(max(1, k * 2))
+            )
+            # nprobes/refine only matter once an IVF index exists; cheap otherwise.
+            query = query.nprobes(20).refine_factor(5)
+            rows = query.to_list()
+        scored = [(from_row(r), 1.0 - float(r["_distance"])) for r in rows]
+        return dedupe_scored(scored)[:k]
+
+    def text_search(
+        self, text: str, vector: np.ndarray, namespaces: Sequence[str], k: int
+    ) -> list[tuple[Snippet, float]]:
+        """Full-text (BM25) matches on task, with their cosine similarity to ``vector``."""
+        query_text = " ".join(re.findall(r"\w+", text))[:1000]
+        if not query_text:
+            return []
+        table = self._table(self.SNIPPETS, create=False)
+        if table is None:
+            return []
+        where = f"namespace IN {_in_list(namespaces)}"
+        with self._translate("search the store"):
+            rows = (
+                table.search(query_text, query_type="fts", fts_columns="task")
+                .where(where, prefilter=True)
+                .select([*SNIPPET_COLUMNS, "vector", "_score"])
+                .limit(max(1, k))
+                .to_list()
+            )
+        query = np.asarray(vector, dtype=np.float32)
+        scored = [(from_row(r), float(np.dot(np.asarray(r["vector"], np.float32), query)))
+                  for r in rows]
+        return dedupe_scored(scored)
+
+    def list_snippets(
+        self,
+        namespaces: Sequence[str] | None = None,
+        *,
+        limit: int = 50,
+        offset: int = 0,
+        sort: str = "recent",
+    ) -> list[Snippet]:
+        """Snippets, newest (``recent``), most used (``uses``) or best voted (``votes``) first."""
+        table = self._table(self.SNIPPETS, create=False)
+        if table is None:
+            return []
+        query = table.search()
+        if namespaces:
+            query = query.where(f"namespace IN {_in_list(namespaces)}")
+        with self._translate("list snippets"):
+            # Sorting happens here: LanceDB has no ORDER BY on plain scans.
+            rows = query.select(SNIPPET_COLUMNS).limit(max(0, offset + limit) * 4 + 100
+                                                if sort != "recent" else None).to_list()
+        snippets = dedupe([from_row(r) for r in rows])
+        keys = {
+            "recent": lambda s: -(s.updated_at or s.created_at),
+            "uses": lambda s: (-s.use_count, -(s.updated_at or 0)),
+            "votes": lambda s: (-(s.votes_up - s.votes_down), -(s.updated_at or 0)),
+        }
+        if sort not in keys:
+            raise ConfigurationError(f"unknown sort {sort!r}", hint="use recent, uses or votes")
+        snippets.sort(key=keys[sort])
+        return snippets[offset: offset + limit]
+
+    def count(self, namespaces: Sequence[str] | None = None) -> int:
+        table = self._table(self.SNIPPETS, create=False)
+        if table is None:
+            return 0
+        with self._translate("count snippets"):
+            if namespaces:
+                return int(table.count_rows(f"namespace IN {_in_list(namespaces)}"))
+            return int(table.count_rows())
+
+    def snippet_facets(self) -> list[dict[str, Any]]:
+        """(namespace, source, count, uses, successes, failures) for stats."""
+        table = self._table(self.SNIPPETS, create=False)
+        if table is None:
+            return []
+        with self._translate("read store statistics"):
+            data = table.search().select(
+                ["id", "namespace", "source", "use_count", "success_count", "failure_count",
+                 "updated_at"]
+            ).limit(None).to_arrow().to_pylist()
+        newest: dict[str, dict[str, Any]] = {}
+        for row in data:
+            kept = newest.get(row["id"])
+            if kept is None or row["updated_at"] > kept["updated_at"]:
+                newest[row["id"]] = row
+        return list(newest.values())
+
+    def runs(self, since: float | None = None) -> list[dict[str, Any]]:
+        """The run log (optionally only runs at or after ``since``)."""
+        table = self._table(self.RUNS, create=False)
+        if table is None:
+            return []
+        query = table.search()
+        if since is not None:
+            query = query.where(f"at >= {sql_time(since)}")
+        with self._translate("read the run log"):
+            rows = query.limit(None).to_arrow().to_pylist()
+        for row in rows:
+            row["at"] = row["at"].timestamp() if row.get("at") else 0.0
+            with contextlib.suppress(ValueError, TypeError):
+                row["timings"] = json.loads(row.get("timings") or "{}")
+        return rows
+
+    def close(self) -> None:
+        self._tables.clear()
+        self._db = None
+
+
+def _table_names(db: Any) -> list[str]:
+    listing = db.list_tables() if hasattr(db, "list_tables") else db.table_names()
+    names = getattr(listing, "tables", listing)
+    return list(names)
