@@ -160,6 +160,8 @@ class SnippetCache:
         """Run the tiered lookup for ``task``."""
         analysis = task if isinstance(task, TaskAnalysis) else self.analyse(
             task, input_schema=input_schema)
+        # Not embedded speculatively beside the exact probe: on two cores torch then
+        # slows the probe, and exact hits are the path that must stay fastest.
         return lookup(
             analysis,
             store=self.store,
@@ -179,15 +181,9 @@ class SnippetCache:
         analysis = self.analyse(text)
         vector = self.embedder.embed_one(analysis.task)
         namespaces = self.namespaces(namespace)
-        merged: dict[str, tuple[Snippet, float]] = {}
-        for snippet, similarity in [
-            *self.store.vector_search(vector, namespaces, limit),
-            *self.store.text_search(analysis.task, vector, namespaces, limit),
-        ]:
-            if snippet.id not in merged or similarity > merged[snippet.id][1]:
-                merged[snippet.id] = (snippet, similarity)
+        candidates = self.store.hybrid_search(vector, analysis.task, namespaces, limit)
         ranked = rank_candidates(
-            analysis, list(merged.values()), text_weight=self.config.text_weight,
+            analysis, candidates, text_weight=self.config.text_weight,
             quality_weight=self.config.quality_weight,
         )
         return [ScoredSnippet(s, score, parts) for s, score, parts in ranked[:limit]]

@@ -177,17 +177,13 @@ def lookup(
         return Match(tier="miss", analysis=analysis)
     vector = np.asarray(embed(analysis.task), dtype=np.float32)
     k = max(1, top_k)
-    merged: dict[str, tuple[Snippet, float]] = {}
-    for snippet, similarity in [
-        *store.vector_search(vector, namespaces, k),
-        *store.text_search(analysis.task, vector, namespaces, k),
-    ]:
-        if snippet.language != analysis.language:
-            continue
-        if snippet.id not in merged or similarity > merged[snippet.id][1]:
-            merged[snippet.id] = (snippet, similarity)
+    candidates = [
+        (snippet, similarity)
+        for snippet, similarity in store.hybrid_search(vector, analysis.task, namespaces, k)
+        if snippet.language == analysis.language
+    ]
     ranked = rank_candidates(
-        analysis, list(merged.values()), text_weight=text_weight,
+        analysis, candidates, text_weight=text_weight,
         quality_weight=quality_weight, now=now,
     )
     if not ranked:

@@ -31,6 +31,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -150,6 +151,7 @@ class SnippetStore:
         self._writes_since_optimize = 0
         self._lock: _FileLock | None = None
         self.table_dim: int | None = None
+        self._executor: ThreadPoolExecutor | None = None
 
     # -- connection ------------------------------------------------------------
 
@@ -460,56 +462,76 @@ class SnippetStore:
             rows = table.search().where(where).select(SNIPPET_COLUMNS).limit(limit).to_list()
         return dedupe([from_row(r) for r in rows])
 
-    def vector_search(
-        self, vector: np.ndarray, namespaces: Sequence[str], k: int
+    def hybrid_search(
+        self, vector: np.ndarray, text: str, namespaces: Sequence[str], k: int
     ) -> list[tuple[Snippet, float]]:
-        """Nearest snippets by cosine similarity (1 - cosine distance)."""
+        """Nearest snippets by vector *or* full text, each with its cosine similarity.
+
+        Two phases, because reading whole rows is what costs at 100k rows: the ANN
+        and BM25 queries fetch only ids (and run at the same time), then one query
+        reads the few candidate rows. Similarity is recomputed exactly from the
+        stored vectors (the ANN index is quantised).
+        """
         table = self._table(self.SNIPPETS, create=False)
         if table is None:
             return []
-        if len(vector) != self.table_dim:
+        query = np.asarray(vector, dtype=np.float32)
+        if len(query) != self.table_dim:
             raise StoreSchemaError(
                 f"the store {self.uri!r} holds {self.table_dim}-d vectors but the embedder "
-                f"makes {len(vector)}-d ones"
+                f"makes {len(query)}-d ones"
             )
         where = f"namespace IN {_in_list(namespaces)}"
+        limit = max(1, k)
         with self._translate("search the store"):
-            query = (
-                table.search(np.asarray(vector, dtype=np.float32), vector_column_name="vector")
-                .distance_type("cosine")
-                .where(where, prefilter=True)
-                .select([*SNIPPET_COLUMNS, "_distance"])
-                .limit(max(1, k * 2))
-            )
-            # nprobes/refine only matter once an IVF index exists; cheap otherwise.
-            query = query.nprobes(20).refine_factor(5)
-            rows = query.to_list()
-        scored = [(from_row(r), 1.0 - float(r["_distance"])) for r in rows]
-        return dedupe_scored(scored)[:k]
+            texts = self._pool().submit(self._text_ids, table, text, where, limit)
+            ids = self._vector_ids(table, query, where, 2 * limit)
+            ids += [i for i in texts.result() if i not in ids]
+            if not ids:
+                return []
+            found = table.search().where(f"id IN {_in_list(ids)}").select(
+                [*SNIPPET_COLUMNS, "vector"]).limit(4 * len(ids)).to_arrow()
+        # Vectors as one numpy block: converting 384 floats a row to Python lists costs ms.
+        dim = int(self.table_dim or len(query))
+        vectors = found.column("vector").combine_chunks().values.to_numpy(
+            zero_copy_only=False).reshape(-1, dim)
+        similarities = vectors @ query
+        rows = found.drop_columns(["vector"]).to_pylist()
+        return dedupe_scored([(from_row(r), float(sim))
+                              for r, sim in zip(rows, similarities, strict=True)])
 
-    def text_search(
-        self, text: str, vector: np.ndarray, namespaces: Sequence[str], k: int
-    ) -> list[tuple[Snippet, float]]:
-        """Full-text (BM25) matches on task, with their cosine similarity to ``vector``."""
-        query_text = " ".join(re.findall(r"\w+", text))[:1000]
-        if not query_text:
+    @staticmethod
+    def _vector_ids(table: Any, vector: np.ndarray, where: str, limit: int) -> list[str]:
+        rows = (
+            table.search(vector, vector_column_name="vector")
+            .distance_type("cosine")
+            .where(where, prefilter=True)
+            .select(["id", "_distance"])
+            .limit(limit)
+            .nprobes(20)  # only matters once the IVF index exists
+            .to_arrow()
+        )
+        return list(dict.fromkeys(rows.column("id").to_pylist()))
+
+    @staticmethod
+    def _text_ids(table: Any, text: str, where: str, limit: int) -> list[str]:
+        words = " ".join(re.findall(r"\w+", text))[:1000]
+        if not words:
             return []
-        table = self._table(self.SNIPPETS, create=False)
-        if table is None:
-            return []
-        where = f"namespace IN {_in_list(namespaces)}"
-        with self._translate("search the store"):
-            rows = (
-                table.search(query_text, query_type="fts", fts_columns="task")
-                .where(where, prefilter=True)
-                .select([*SNIPPET_COLUMNS, "vector", "_score"])
-                .limit(max(1, k))
-                .to_list()
-            )
-        query = np.asarray(vector, dtype=np.float32)
-        scored = [(from_row(r), float(np.dot(np.asarray(r["vector"], np.float32), query)))
-                  for r in rows]
-        return dedupe_scored(scored)
+        rows = (
+            table.search(words, query_type="fts", fts_columns="task")
+            .where(where, prefilter=True)
+            .select(["id", "_score"])
+            .limit(limit)
+            .to_arrow()
+        )
+        return list(dict.fromkeys(rows.column("id").to_pylist()))
+
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1,
+                                                thread_name_prefix="semcache-search")
+        return self._executor
 
     def list_snippets(
         self,
@@ -584,6 +606,9 @@ class SnippetStore:
         return rows
 
     def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False)
+            self._executor = None
         self._tables.clear()
         self._db = None
 

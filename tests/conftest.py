@@ -34,6 +34,7 @@ class WordHashEmbedder:
 
     name = "test-word-hash"
     dim = 384
+    loaded = True
 
     def embed(self, texts):
         import hashlib
