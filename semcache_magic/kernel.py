@@ -381,6 +381,24 @@ _shared: KernelRunner | None = None
 _shared_lock = threading.Lock()
 
 
+def notebook_kernel_manager(kernel_name: str = "python3") -> Any:
+    """A kernel manager for executing a whole notebook (the demo, tests).
+
+    Like the runner's kernels: connection file in a private 0700 directory and ipc
+    transport on POSIX, so there is no TCP-without-encryption warning. The caller
+    owns it: ``manager.shutdown_kernel()`` (graceful, so the kernel's own atexit hooks
+    stop *its* isolated kernels) and remove ``os.path.dirname(manager.connection_file)``.
+    """
+    from jupyter_client.manager import KernelManager
+
+    manager = KernelManager(kernel_name=kernel_name)
+    workdir = tempfile.mkdtemp(prefix="semcache-nb-")
+    manager.connection_file = os.path.join(workdir, "kernel.json")
+    if os.name == "posix" and len(manager.connection_file) < _IPC_PATH_MAX:
+        manager.transport = "ipc"
+    return manager
+
+
 def get_runner(config: SemCache | None = None) -> KernelRunner:
     """The process-wide runner (created on first use, shut down at interpreter exit).
 

@@ -270,15 +270,11 @@ def cmd_tag(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def cmd_stats(args: argparse.Namespace, ctx: CliContext) -> int:
-    stats = ctx.cache.stats()
-    if ctx.json:
-        ctx.emit(stats)
-        return 0
-    print(f"store: {stats['store']}\nsnippets: {stats['snippets']}  uses: {stats['uses']}  "
-          f"ok: {stats['successes']}  failed: {stats['failures']}")
-    for namespace, counts in sorted(stats["namespaces"].items()):
-        rest = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if k != "snippets")
-        print(f"  {namespace}: {counts['snippets']} ({rest})")
+    from ..stats import format_stats, run_stats
+
+    store = ctx.cache.stats()
+    runs = run_stats(ctx.cache.store.runs())
+    ctx.emit({**store, "runs": runs}, text=format_stats(store, runs))
     return 0
 
 

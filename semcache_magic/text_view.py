@@ -1,0 +1,102 @@
+"""Plain-text rendering of pipeline events (terminal IPython, ``--quiet``, the CLI).
+
+Also :func:`relay_output`, which turns the isolated kernel's outputs into normal
+outputs of the current cell, so a saved notebook shows them like any other.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from typing import Any, TextIO
+
+from .pipeline import Event, TaskOutcome
+from .snippet import Match
+
+__all__ = ["TextView", "describe_match", "relay_output"]
+
+
+def _short(text: str, width: int = 70) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def describe_match(match: Match) -> str:
+    """One line saying what the lookup found and what happens next."""
+    snippet = match.snippet
+    if match.tier == "exact" and snippet is not None:
+        return f"exact hit: snippet {snippet.id[:8]} \"{_short(snippet.task)}\" (no model call)"
+    if match.tier == "slot" and snippet is not None:
+        changes = ", ".join(f"{old} -> {new}" for old, new in match.substitutions)
+        return (f"slot hit: snippet {snippet.id[:8]} with {changes} (no model call)")
+    parts = ", ".join(f"{k} {v:.2f}" for k, v in match.score_parts.items())
+    if match.tier == "semantic" and snippet is not None:
+        return (f"semantic reference {match.score:.2f} ({parts}): \"{_short(snippet.task)}\""
+                " -> Claude adapts it")
+    if snippet is not None:
+        return (f"miss (nearest {match.score:.2f}: \"{_short(snippet.task, 50)}\")"
+                " -> Claude writes fresh code")
+    return "miss -> Claude writes fresh code"
+
+
+def relay_output(output: Mapping[str, Any]) -> None:
+    """Show one nbformat output of the isolated kernel as an output of this cell."""
+    kind = output.get("output_type")
+    if kind == "stream":
+        stream = sys.stderr if output.get("name") == "stderr" else sys.stdout
+        stream.write(str(output.get("text", "")))
+        stream.flush()
+    elif kind in ("display_data", "execute_result"):
+        from IPython.display import publish_display_data
+
+        publish_display_data(dict(output.get("data") or {}), dict(output.get("metadata") or {}))
+    elif kind == "clear_output":
+        from IPython.display import clear_output
+
+        clear_output(wait=bool(output.get("wait")))
+    # Errors are not relayed raw: the outcome reports them as one clear line.
+
+
+class TextView:
+    """Prints a line per stage to ``stream``; verbose mode also shows the code."""
+
+    def __init__(self, stream: TextIO | None = None, *, quiet: bool = False,
+                 show_code: bool = True) -> None:
+        self.stream = stream or sys.stdout
+        self.quiet = quiet
+        self.show_code = show_code
+
+    def _say(self, text: str) -> None:
+        if not self.quiet:
+            print(f"semcache: {text}", file=self.stream, flush=True)
+
+    def __call__(self, event: Event) -> None:
+        data = event.data
+        if event.kind == "match":
+            self._say(describe_match(data["match"]))
+        elif event.kind == "stage" and data["state"] == "started" and data["stage"] in (
+                "adapting", "generating", "repairing"):
+            self._say(f"{data['stage']}…")
+        elif event.kind == "code" and self.show_code and data["origin"] not in ("exact",):
+            self._say(f"{data['origin']} code:")
+            if not self.quiet:
+                print(_indent(data["code"]), file=self.stream, flush=True)
+        elif event.kind == "saved":
+            state = "new snippet" if data["created"] else "counted a use"
+            self._say(f"saved {data['snippet'].id} ({state})")
+        elif event.kind == "error":
+            self._say(f"error: {data['error'].describe()}")
+
+    def finish(self, outcome: TaskOutcome) -> None:
+        parts = ", ".join(f"{k} {_seconds(v)}" for k, v in outcome.timings.items()
+                          if k != "total")
+        total = _seconds(outcome.timings.get("total", 0.0))
+        self._say(f"{outcome.status} in {total} ({parts}); model calls: {outcome.model_calls}")
+
+
+def _indent(code: str) -> str:
+    return "\n".join("    " + line for line in code.rstrip().splitlines())
+
+
+def _seconds(value: float) -> str:
+    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
