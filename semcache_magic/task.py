@@ -61,6 +61,7 @@ _LITERAL_RE = re.compile(
         |[\w.-]+(?:/[\w.-]+)*\.(?:"""
     + _FILE_EXTENSIONS
     + r"""))(?![\w/-]|\.\w))                                        # data/x.csv, x.csv
+  | (?P<ord>(?<![\w.])(?P<ord_text>\d+)(?:st|nd|rd|th)\b)                 # 20th -> 20
   | (?P<num>(?<![\w.])(?:(?<![\d)\]])-)?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\w]|\.\d))
     """,
     re.VERBOSE | re.IGNORECASE,
@@ -74,6 +75,7 @@ _KIND_OF_GROUP = {
     "url": "path",
     "date": "date",
     "path": "path",
+    "ord": "number",
     "num": "number",
 }
 _PLACEHOLDER = {"string": "<str>", "date": "<date>", "path": "<path>", "number": "<num>"}
@@ -215,9 +217,10 @@ def analyse_task(
         content = match.group(f"{group}_text") if f"{group}_text" in match.groupdict() else None
         literal_text = content if content is not None else match.group(0)
         literals.append(Literal(kind=kind, text=literal_text))
-        shown = f"'{literal_text}'" if content is not None else literal_text
+        # Strings are shown with normalised quotes; ordinals keep their suffix ("20th").
+        shown = f"'{literal_text}'" if kind == "string" else match.group(0)
         norm_parts.append(shown)
-        template_parts.append(_PLACEHOLDER[kind])
+        template_parts.append("<ord>" if group == "ord" else _PLACEHOLDER[kind])
         pos = match.end()
     tail = _normalise_prose(text[pos:])
     norm_parts.append(tail)

@@ -45,7 +45,7 @@ def test_mixed_case_names_keep_their_case_but_capitals_do_not() -> None:
         ("Fetch https://example.com/a.csv.", [("path", "https://example.com/a.csv")]),
         ("Plot column `price`", [("string", "price")]),
         ("Print the user's name", []),
-        ("Use MiniLM-L6 v2 for the 3rd item", []),
+        ("Use MiniLM-L6 v2 for the 3rd item", [("number", "3")]),
         ("Compute 50-7", [("number", "50"), ("number", "7")]),
     ],
 )
@@ -89,3 +89,12 @@ def test_oversized_task_names_the_limit() -> None:
 
 def test_bytes_in_utf8_are_accepted() -> None:
     assert analyse_task("Print 'héllo'".encode()).literals[0].text == "héllo"
+
+
+def test_ordinals_are_number_literals_with_their_own_placeholder() -> None:
+    a = analyse_task("Print the 20th Fibonacci number")
+    assert a.template == "print the <ord> fibonacci number"
+    assert [(lit.kind, lit.text) for lit in a.literals] == [("number", "20")]
+    assert a.normalised == "print the 20th fibonacci number"
+    assert analyse_task("Print the 3rd Fibonacci number").template == a.template
+    assert analyse_task("Print the 20 Fibonacci number").template != a.template
