@@ -148,30 +148,34 @@ def lookup(
     """
     now = time.time()
     order = {ns: i for i, ns in enumerate(namespaces)}
-    same_template = [
-        s for s in store.by_template(analysis.template_hash, namespaces)
-        if s.language == analysis.language and s.healthy
-    ]
-    same_template.sort(key=lambda s: (order.get(s.namespace, len(order)), -quality(s, now)))
 
-    for snippet in same_template:
+    def fit(snippets: Sequence[Snippet]) -> list[Snippet]:
+        usable = [s for s in snippets if s.language == analysis.language and s.healthy]
+        usable.sort(key=lambda s: (order.get(s.namespace, len(order)), -quality(s, now)))
+        return usable
+
+    # Exact first, by its own key: many snippets may share a template, so the template
+    # probe's limit must never hide the exact one.
+    exact_hashes = [analysis.task_hash(ns) for ns in namespaces]
+    for snippet in fit(store.by_task_hash(exact_hashes, namespaces)):
         if snippet.task_hash == analysis.task_hash(snippet.namespace):
             return Match(
                 tier="exact", analysis=analysis, score=1.0,
                 score_parts={"similarity": 1.0, "lexical": 1.0, "quality": quality(snippet, now)},
                 snippet=snippet, code=snippet.code, namespace=snippet.namespace,
             )
-    if use_slots:
-        for snippet in same_template:
-            result = substitute(snippet.code, snippet.literals, analysis.literals)
-            if result is None or not result.changes:
-                continue
-            return Match(
-                tier="slot", analysis=analysis, score=1.0,
-                score_parts={"similarity": 1.0, "lexical": 1.0, "quality": quality(snippet, now)},
-                snippet=snippet, code=result.code, substitutions=list(result.changes),
-                namespace=snippet.namespace,
-            )
+    same_template = fit(store.by_template(analysis.template_hash, namespaces)) if (
+        use_slots and analysis.literals) else []
+    for snippet in same_template:
+        result = substitute(snippet.code, snippet.literals, analysis.literals)
+        if result is None or not result.changes:
+            continue
+        return Match(
+            tier="slot", analysis=analysis, score=1.0,
+            score_parts={"similarity": 1.0, "lexical": 1.0, "quality": quality(snippet, now)},
+            snippet=snippet, code=result.code, substitutions=list(result.changes),
+            namespace=snippet.namespace,
+        )
 
     if embed is None or not callable(embed):
         return Match(tier="miss", analysis=analysis)

@@ -386,7 +386,13 @@ class SnippetStore:
     def _after_write(self, count: int = 1) -> None:
         self._writes_since_optimize += count
         if self.optimize_every and self._writes_since_optimize >= self.optimize_every:
-            self.maintain()
+            # Housekeeping must not fail the write that triggered it (that write is
+            # committed): on a shared object store another client may be compacting at
+            # the same moment (a retryable commit conflict). Try again after more writes.
+            try:
+                self.maintain()
+            except StoreError:
+                self._writes_since_optimize = 0
 
     def maintain(self, *, build_vector_index: bool | None = None) -> dict[str, Any]:
         """Fold new rows into the indexes, compact, prune old versions; build the ANN
@@ -437,6 +443,14 @@ class SnippetStore:
         with self._translate("read the snippet"):
             return self._require(table, snippet_id)
 
+    def get_many(self, ids: Sequence[str]) -> list[Snippet]:
+        """The stored snippets among ``ids`` in one query (unknown ids are left out)."""
+        table = self._table(self.SNIPPETS, create=False)
+        if table is None or not ids:
+            return []
+        with self._translate("read snippets"):
+            return self._get_rows(table, ids)
+
     def find_id_prefix(self, prefix: str, limit: int = 5) -> list[Snippet]:
         """Snippets whose id starts with ``prefix`` (for short ids typed by users)."""
         check_id(prefix)
@@ -448,16 +462,25 @@ class SnippetStore:
                 SNIPPET_COLUMNS).limit(limit).to_list()
         return dedupe([from_row(r) for r in rows])
 
-    def by_template(self, template_hash: str, namespaces: Sequence[str], limit: int = 50) -> list[
-        Snippet
-    ]:
-        """Snippets whose task has this template (exact and slot candidates)."""
-        if not _HASH_RE.match(template_hash):
-            raise StoreError(f"invalid template hash {template_hash[:80]!r}")
+    def by_task_hash(self, task_hashes: Sequence[str], namespaces: Sequence[str],
+                     limit: int = 50) -> list[Snippet]:
+        """Snippets with one of these exact-task hashes (the exact tier)."""
+        return self._by_hash("task_hash", task_hashes, namespaces, limit)
+
+    def by_template(self, template_hash: str, namespaces: Sequence[str],
+                    limit: int = 50) -> list[Snippet]:
+        """Snippets whose task has this template (slot candidates; at most ``limit``)."""
+        return self._by_hash("template_hash", [template_hash], namespaces, limit)
+
+    def _by_hash(self, column: str, hashes: Sequence[str], namespaces: Sequence[str],
+                 limit: int) -> list[Snippet]:
+        for value in hashes:
+            if not _HASH_RE.match(value):
+                raise StoreError(f"invalid {column} {value[:80]!r}")
         table = self._table(self.SNIPPETS, create=False)
-        if table is None:
+        if table is None or not hashes:
             return []
-        where = f"template_hash = {_quote(template_hash)} AND namespace IN {_in_list(namespaces)}"
+        where = f"{column} IN {_in_list(hashes)} AND namespace IN {_in_list(namespaces)}"
         with self._translate("look up the task"):
             rows = table.search().where(where).select(SNIPPET_COLUMNS).limit(limit).to_list()
         return dedupe([from_row(r) for r in rows])
