@@ -17,7 +17,8 @@ Hierarchy::
     ├── TaskError                 (ValueError)   empty, oversized or undecodable task
     ├── StoreError                (OSError)      the snippet store failed
     │   ├── StoreUnavailableError                cannot open / write the store (bad URI,
-    │   │                                        permissions, deleted, disk full)
+    │   │   │                                    permissions, disk full)
+    │   │   └── StoreVanishedError               the store was deleted or moved while open
     │   ├── StoreSchemaError                     table written by another embedder/version
     │   └── SnippetNotFoundError  (KeyError)     no snippet with that id
     ├── EmbeddingError            (RuntimeError) the embedding model failed to load/run
@@ -64,6 +65,7 @@ __all__ = [
     "StoreError",
     "StoreSchemaError",
     "StoreUnavailableError",
+    "StoreVanishedError",
     "TaskError",
     "TransferError",
 ]
@@ -113,6 +115,12 @@ class StoreUnavailableError(StoreError):
     """The store cannot be opened or written (bad URI, permissions, disk full)."""
 
     default_hint = "check --store / SEMCACHE_HOME and that the location is writable"
+
+
+class StoreVanishedError(StoreUnavailableError):
+    """The store's files disappeared while it was open (deleted or moved)."""
+
+    default_hint = "a new empty store is created on the next save; restore a backup to go back"
 
 
 class StoreSchemaError(StoreError):

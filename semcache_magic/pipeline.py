@@ -16,6 +16,8 @@ Stages and the events they emit (``Event.kind``):
 ``run``         ``{"result": RunResult}``: one run finished (ok or not)
 ``saved``       ``{"snippet": Snippet, "created": bool}``
 ``error``       ``{"error": SemcacheError}``: a stage failed (the outcome says how it ended)
+``warning``     ``{"message"}``: something went wrong that did not stop the task (the
+                cache could not be read or written)
 
 Events are emitted on the calling thread, in order.
 """
@@ -32,7 +34,13 @@ from typing import TYPE_CHECKING, Any
 
 from .cache import SnippetCache
 from .config import SemCache
-from .errors import AdaptationError, ModelRequiredError, SemcacheError, StoreError
+from .errors import (
+    AdaptationError,
+    ModelRequiredError,
+    SemcacheError,
+    StoreError,
+    TransferError,
+)
 from .snippet import Match, Snippet
 
 if TYPE_CHECKING:
@@ -86,6 +94,7 @@ class TaskOutcome:
     repairs: int = 0
     timings: dict[str, float] = field(default_factory=dict)
     run_id: str = ""
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def tier(self) -> str:
@@ -137,6 +146,7 @@ class TaskOutcome:
             "model_calls": self.model_calls,
             "repairs": self.repairs,
             "usage": self.usage_totals(),
+            "warnings": list(self.warnings),
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
         }
 
@@ -221,8 +231,9 @@ class Pipeline:
     ) -> TaskOutcome:
         """Run ``request`` to its end; errors end up in the outcome, not raised.
 
-        Only bad input (:class:`TaskError`, :class:`ConfigurationError`) and
-        KeyboardInterrupt propagate; everything that fails later is reported in
+        Only bad input (:class:`TaskError`, :class:`ConfigurationError`, a
+        :class:`TransferError` for inputs that cannot be sent) and KeyboardInterrupt
+        propagate; everything that fails later is reported in
         the outcome and the run log.
         """
         emit = on_event or (lambda event: None)
@@ -230,14 +241,25 @@ class Pipeline:
         outcome = TaskOutcome(status="error", request=request, run_id=uuid.uuid4().hex[:16])
         schema = describe_inputs(request.inputs)
         analysis = self.cache.analyse(request.task, input_schema=schema)  # bad task: raises
+        if request.inputs and not request.dry_run:
+            from .transfer import unpicklable
+
+            refused = unpicklable(request.inputs)
+            if refused:  # bad input: fail before any lookup or model call
+                raise TransferError(
+                    "cannot send " + "; ".join(f"{k} ({v})" for k, v in refused.items())
+                    + " into the isolated kernel")
         try:
             with _stage(emit, outcome, "searching"):
-                if request.refresh:
-                    outcome.match = Match(tier="miss", analysis=analysis)
-                else:
-                    outcome.match = self.cache.lookup(
-                        analysis, namespace=request.namespace, threshold=request.threshold,
-                        top_k=request.top_k)
+                outcome.match = Match(tier="miss", analysis=analysis)
+                if not request.refresh:
+                    try:
+                        outcome.match = self.cache.lookup(
+                            analysis, namespace=request.namespace,
+                            threshold=request.threshold, top_k=request.top_k)
+                    except StoreError as err:  # a broken cache must not cost the task
+                        self._warn(outcome, emit, f"the cache is unavailable, so this "
+                                   f"counts as a miss: {err.describe()}")
             emit(Event("match", {"match": outcome.match}))
             self._choose_code(request, outcome, emit)
             if request.dry_run:
@@ -245,7 +267,11 @@ class Pipeline:
                 return outcome
             self._run_and_repair(request, outcome, emit)
             if outcome.ok and request.save:
-                self.save(outcome, emit)
+                try:
+                    self.save(outcome, emit)
+                except StoreError as err:  # the result stands; only the saving failed
+                    self._warn(outcome, emit, f"the code ran, but was not saved: "
+                               f"{err.describe()}")
             elif not outcome.ok and outcome.origin in ("exact", "slot"):
                 self._record_use(outcome, success=False)
         except ModelRequiredError as err:
@@ -253,9 +279,6 @@ class Pipeline:
             emit(Event("error", {"error": err}))
         except AdaptationError as err:
             outcome.status, outcome.error = "model_error", err
-            emit(Event("error", {"error": err}))
-        except StoreError as err:
-            outcome.status, outcome.error = "error", err
             emit(Event("error", {"error": err}))
         except KeyboardInterrupt:
             outcome.status = "cancelled"
@@ -311,11 +334,18 @@ class Pipeline:
                     on_output=lambda output: emit(Event("output", {"output": output})))
             outcome.run = result
             emit(Event("run", {"result": result}))
+            if result.truncated:
+                self._warn(outcome, emit, f"the output was cut at SemCache.output_limit "
+                           f"({self.config.output_limit:,} bytes); {result.dropped_bytes:,} "
+                           "bytes were dropped")
             outcome.status = result.status
             if result.ok or result.status == "cancelled":
                 return
             if result.error and result.error.get("ename") == "TransferError":
-                return  # the inputs/outputs are the problem; new code would not help
+                # The inputs/outputs are the problem; new code would not help.
+                outcome.error = _run_error(result)
+                emit(Event("error", {"error": outcome.error}))
+                return
             if outcome.repairs >= budget or not request.allow_model:
                 outcome.error = _run_error(result)
                 emit(Event("error", {"error": outcome.error}))
@@ -357,6 +387,11 @@ class Pipeline:
         outcome.saved = saved
         emit(Event("saved", {"snippet": saved, "created": created}))
         return saved
+
+    @staticmethod
+    def _warn(outcome: TaskOutcome, emit: Callable[[Event], None], message: str) -> None:
+        outcome.warnings.append(message)
+        emit(Event("warning", {"message": message}))
 
     def _record_use(self, outcome: TaskOutcome, *, success: bool) -> None:
         if outcome.match is not None and outcome.match.snippet is not None:

@@ -25,14 +25,15 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import json
 import os
 import re
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -42,6 +43,7 @@ from .errors import (
     StoreError,
     StoreSchemaError,
     StoreUnavailableError,
+    StoreVanishedError,
 )
 from .records import (
     SNIPPET_COLUMNS,
@@ -95,6 +97,34 @@ def check_id(snippet_id: str) -> str:
     if not isinstance(snippet_id, str) or not _ID_RE.match(snippet_id):
         raise SnippetNotFoundError(f"invalid snippet id {str(snippet_id)[:80]!r}")
     return snippet_id
+
+
+_RUST_LOCATION = re.compile(r",?\s*/\S+\.rs:\d+:\d+")
+_LANCE_PREFIX = re.compile(r"^(?:lance error:\s*)?(?:LanceError\(\w+\):\s*)?", re.IGNORECASE)
+
+_T = TypeVar("_T")
+
+
+def _lance_message(exc: BaseException) -> str:
+    """The first line of an error, without LanceDB's Rust source locations."""
+    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return _LANCE_PREFIX.sub("", _RUST_LOCATION.sub("", text)).strip()[:200] or (
+        type(exc).__name__)
+
+
+def _reopening(method: Callable[..., _T]) -> Callable[..., _T]:
+    """Retry once on a fresh connection when the store vanished under us (deleted or
+    moved): a lookup then finds an empty store, a save creates it again."""
+
+    @functools.wraps(method)
+    def wrapper(self: SnippetStore, *args: Any, **kwargs: Any) -> _T:
+        try:
+            return method(self, *args, **kwargs)
+        except StoreVanishedError:
+            self._forget_handles()
+            return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 class _FileLock:
@@ -157,35 +187,38 @@ class SnippetStore:
 
     @contextlib.contextmanager
     def _translate(self, action: str) -> Iterator[None]:
-        """Turn LanceDB/Arrow/OS errors into our StoreError tree."""
+        """Turn LanceDB/Arrow/OS errors into our StoreError tree, with a clean message."""
         try:
             yield
         except StoreError:
             raise
-        except PermissionError as exc:
-            raise StoreUnavailableError(
-                f"cannot {action}: permission denied on the store {self.uri!r}"
-            ) from exc
-        except OSError as exc:
-            text = str(exc)
-            if "No space left" in text or getattr(exc, "errno", None) == 28:
-                raise StoreUnavailableError(
-                    f"cannot {action}: no space left on the store's disk", hint="free disk space"
-                ) from exc
-            raise StoreUnavailableError(f"cannot {action} ({text.splitlines()[0][:200]})") from exc
-        except (RuntimeError, ValueError) as exc:
-            text = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
-            if "ermission denied" in text or "Read-only" in text:
-                raise StoreUnavailableError(
-                    f"cannot {action}: the store {self.uri!r} is not writable"
-                ) from exc
-            if "No space left" in text:
-                raise StoreUnavailableError(
-                    f"cannot {action}: no space left on the store's disk", hint="free disk space"
-                ) from exc
-            raise StoreError(f"cannot {action}: {text}",
-                             hint="the store may be damaged; see README 'Recovering a store'"
-                             ) from exc
+        except (OSError, RuntimeError, ValueError) as exc:
+            raise self._classify(action, exc) from exc
+
+    def _classify(self, action: str, exc: BaseException) -> StoreError:
+        text = _lance_message(exc)
+        lowered = text.lower()
+        if isinstance(exc, PermissionError) or "permission denied" in lowered or (
+                "read-only" in lowered):
+            return StoreUnavailableError(
+                f"cannot {action}: the store {self.uri!r} is not writable")
+        if "no space left" in lowered or getattr(exc, "errno", None) == 28:
+            return StoreUnavailableError(
+                f"cannot {action}: no space left on the store's disk", hint="free disk space")
+        if isinstance(exc, FileNotFoundError) or lowered.startswith("not found"):
+            return StoreVanishedError(
+                f"cannot {action}: the store {self.uri!r} was deleted or moved while in use")
+        if isinstance(exc, OSError):
+            return StoreUnavailableError(f"cannot {action} ({text})")
+        return StoreError(f"cannot {action}: the store's data is unreadable ({text})",
+                          hint="the store may be damaged; see README 'Recovering a store'")
+
+    def _forget_handles(self) -> None:
+        """Drop open table handles so the next call opens (or creates) the store anew."""
+        with self._open_lock:
+            self._tables.clear()
+            self._db = None
+            self._lock = None
 
     def _connect(self) -> Any:
         if self._db is not None:
@@ -236,7 +269,15 @@ class SnippetStore:
             else:
                 with self._write_lock():
                     names = set(_table_names(db))
-                    table = db.open_table(name) if name in names else self._create(db, name)
+                    try:
+                        table = db.open_table(name) if name in names else self._create(db, name)
+                    except (OSError, RuntimeError, ValueError):
+                        # An object store has no lock: another client may have created the
+                        # table at the same moment ("already exists", or our index commits
+                        # conflict with its create). Then theirs is the table.
+                        if name not in set(_table_names(db)):
+                            raise
+                        table = db.open_table(name)
         if name == self.SNIPPETS:
             self._check_schema(table)
         self._tables[name] = table
@@ -271,6 +312,7 @@ class SnippetStore:
 
     # -- writes ------------------------------------------------------------------
 
+    @_reopening
     def upsert(self, snippet: Snippet, vector: np.ndarray, *, successes: int = 0) -> tuple[
         Snippet, bool
     ]:
@@ -310,6 +352,7 @@ class SnippetStore:
         self._after_write()
         return snippet, True
 
+    @_reopening
     def add_many(self, items: Sequence[tuple[Snippet, np.ndarray]]) -> list[tuple[Snippet, bool]]:
         """Bulk form of :meth:`upsert`: one append for the new rows, bumps for known ids."""
         if not items:
@@ -337,6 +380,7 @@ class SnippetStore:
         self._after_write(len(rows))
         return results
 
+    @_reopening
     def record_use(self, snippet_id: str, *, success: bool | None) -> None:
         """Count one use of a snippet, and its outcome when known."""
         values = {"use_count": "use_count + 1", "last_used_at": sql_time(time.time())}
@@ -346,11 +390,13 @@ class SnippetStore:
             values["failure_count"] = "failure_count + 1"
         self._update(snippet_id, values, "record the snippet's use")
 
+    @_reopening
     def vote(self, snippet_id: str, up: bool) -> Snippet:
         column = "votes_up" if up else "votes_down"
         self._update(snippet_id, {column: f"{column} + 1"}, "record the vote")
         return self.get(snippet_id)
 
+    @_reopening
     def set_tags(self, snippet_id: str, tags: Sequence[str]) -> Snippet:
         clean = sorted({str(t).strip() for t in tags if str(t).strip()})
         table = self._table(self.SNIPPETS)
@@ -367,6 +413,7 @@ class SnippetStore:
             table.update(where=f"id = {_quote(snippet_id)}", values_sql=values_sql)
         self._after_write()
 
+    @_reopening
     def delete(self, snippet_id: str) -> Snippet:
         """Delete a snippet; returns what was deleted."""
         table = self._table(self.SNIPPETS)
@@ -376,6 +423,7 @@ class SnippetStore:
         self._after_write()
         return snippet
 
+    @_reopening
     def append_run(self, run: dict[str, Any]) -> None:
         """Append one row to the run log (unknown keys are dropped, missing ones defaulted)."""
         table = self._table(self.RUNS)
@@ -394,6 +442,7 @@ class SnippetStore:
             except StoreError:
                 self._writes_since_optimize = 0
 
+    @_reopening
     def maintain(self, *, build_vector_index: bool | None = None) -> dict[str, Any]:
         """Fold new rows into the indexes, compact, prune old versions; build the ANN
         index when the table has grown past ``vector_index_min_rows``."""
@@ -436,6 +485,7 @@ class SnippetStore:
             max(10, 4 * len(ids))).to_list()
         return dedupe([from_row(r) for r in rows])
 
+    @_reopening
     def get(self, snippet_id: str) -> Snippet:
         table = self._table(self.SNIPPETS, create=False)
         if table is None:
@@ -443,6 +493,7 @@ class SnippetStore:
         with self._translate("read the snippet"):
             return self._require(table, snippet_id)
 
+    @_reopening
     def get_many(self, ids: Sequence[str]) -> list[Snippet]:
         """The stored snippets among ``ids`` in one query (unknown ids are left out)."""
         table = self._table(self.SNIPPETS, create=False)
@@ -451,6 +502,7 @@ class SnippetStore:
         with self._translate("read snippets"):
             return self._get_rows(table, ids)
 
+    @_reopening
     def find_id_prefix(self, prefix: str, limit: int = 5) -> list[Snippet]:
         """Snippets whose id starts with ``prefix`` (for short ids typed by users)."""
         check_id(prefix)
@@ -462,11 +514,13 @@ class SnippetStore:
                 SNIPPET_COLUMNS).limit(limit).to_list()
         return dedupe([from_row(r) for r in rows])
 
+    @_reopening
     def by_task_hash(self, task_hashes: Sequence[str], namespaces: Sequence[str],
                      limit: int = 50) -> list[Snippet]:
         """Snippets with one of these exact-task hashes (the exact tier)."""
         return self._by_hash("task_hash", task_hashes, namespaces, limit)
 
+    @_reopening
     def by_template(self, template_hash: str, namespaces: Sequence[str],
                     limit: int = 50) -> list[Snippet]:
         """Snippets whose task has this template (slot candidates; at most ``limit``)."""
@@ -485,6 +539,7 @@ class SnippetStore:
             rows = table.search().where(where).select(SNIPPET_COLUMNS).limit(limit).to_list()
         return dedupe([from_row(r) for r in rows])
 
+    @_reopening
     def hybrid_search(
         self, vector: np.ndarray, text: str, namespaces: Sequence[str], k: int
     ) -> list[tuple[Snippet, float]]:
@@ -556,6 +611,7 @@ class SnippetStore:
                                                 thread_name_prefix="semcache-search")
         return self._executor
 
+    @_reopening
     def list_snippets(
         self,
         namespaces: Sequence[str] | None = None,
@@ -586,6 +642,7 @@ class SnippetStore:
         snippets.sort(key=keys[sort])
         return snippets[offset: offset + limit]
 
+    @_reopening
     def count(self, namespaces: Sequence[str] | None = None) -> int:
         table = self._table(self.SNIPPETS, create=False)
         if table is None:
@@ -595,6 +652,7 @@ class SnippetStore:
                 return int(table.count_rows(f"namespace IN {_in_list(namespaces)}"))
             return int(table.count_rows())
 
+    @_reopening
     def snippet_facets(self) -> list[dict[str, Any]]:
         """(namespace, source, count, uses, successes, failures) for stats."""
         table = self._table(self.SNIPPETS, create=False)
@@ -612,6 +670,7 @@ class SnippetStore:
                 newest[row["id"]] = row
         return list(newest.values())
 
+    @_reopening
     def runs(self, since: float | None = None) -> list[dict[str, Any]]:
         """The run log (optionally only runs at or after ``since``)."""
         table = self._table(self.RUNS, create=False)

@@ -86,6 +86,8 @@ class TextView:
             self._say(f"saved {data['snippet'].id} ({state})")
         elif event.kind == "error":
             self._say(f"error: {data['error'].describe()}")
+        elif event.kind == "warning":
+            self._say(f"warning: {data['message']}")
 
     def finish(self, outcome: TaskOutcome) -> None:
         parts = ", ".join(f"{k} {_seconds(v)}" for k, v in outcome.timings.items()

@@ -100,6 +100,27 @@ def bad_names(names: Iterable[str]) -> dict[str, str]:
             if not isinstance(name, str) or not name.isidentifier()}
 
 
+class _Discard:
+    """A file-like sink: pickling into it tests a value without holding its bytes."""
+
+    def write(self, data: bytes) -> int:
+        return len(data)
+
+
+def unpicklable(values: Mapping[str, Any]) -> dict[str, str]:
+    """Names whose values cannot be sent into a kernel, with why (checked up front, so a
+    bad input fails before any model call is paid for)."""
+    errors = bad_names(values)
+    for name, value in values.items():
+        if name in errors:
+            continue
+        try:
+            pickle.Pickler(_Discard(), protocol=PROTOCOL).dump(value)
+        except Exception as exc:  # anything a __reduce__ raises (locks, lambdas, sockets)
+            errors[name] = _describe(exc)
+    return errors
+
+
 def write_inputs(values: Mapping[str, Any], directory: str) -> tuple[str | None, dict[str, str]]:
     """Pickle ``values`` into a new 0600 file in ``directory``.
 

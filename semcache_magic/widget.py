@@ -123,6 +123,9 @@ class TaskWidget:
             self.stage_line.value = self._stage_html()
         elif event.kind == "error":
             self.show_error(data["error"].describe(), getattr(data["error"], "traceback", None))
+        elif event.kind == "warning":
+            self.error.value += (f"<div style='color:#8a6d00'><b>warning:</b> "
+                                 f"{html.escape(data['message'])}</div>")
 
     def finish(self, outcome: TaskOutcome) -> None:
         self.outcome = outcome

@@ -12,7 +12,7 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 import pytest
 
-pytest_plugins = ["fixtures_model", "fixtures_kernel"]
+pytest_plugins = ["fixtures_model", "fixtures_kernel", "fixtures_magic"]
 
 
 @pytest.fixture(autouse=True)

@@ -7,15 +7,13 @@ Messages-API server reached by the real anthropic SDK (``model_env``).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
 import pytest
+from fixtures_magic import cache_of, magic
 from IPython.core.error import UsageError
-from IPython.core.interactiveshell import InteractiveShell
 
-from semcache_magic.cache import SnippetCache
 from semcache_magic.errors import (
     CodeError,
     KernelStartError,
@@ -24,7 +22,6 @@ from semcache_magic.errors import (
 )
 from semcache_magic.magics import SemcacheMagics
 from semcache_magic.model_server import ModelServer
-from semcache_magic.pipeline import Pipeline
 
 pytestmark = pytest.mark.slow
 
@@ -36,40 +33,6 @@ FIB_10 = "[0, 1, 1, 2, 3, 5, 8, 13, 21, 34]"
 
 def fenced(code: str) -> str:
     return f"```python\n{code}```"
-
-
-@pytest.fixture
-def ip(tmp_path, model_env: ModelServer, real_embedder, kernel_runner) -> Iterator[Any]:  # type: ignore[no-untyped-def]
-    """The IPython shell with the extension loaded on a fresh store for this test."""
-    shell = InteractiveShell.instance()
-    shell.config.SemCache.warm_embedder = False  # the test gives the pipeline its parts
-    if "cached_task" not in shell.magics_manager.magics["cell"]:
-        shell.run_line_magic("load_ext", "semcache_magic")
-    magics = next(m for m in shell.magics_manager.registry.values()
-                  if isinstance(m, SemcacheMagics))
-    settings = magics.settings
-    settings.store = str(tmp_path / "store")
-    settings.ui = "text"
-    settings.threshold = 0.6
-    settings.namespace = ""
-    cache = SnippetCache(settings, embedder=real_embedder)
-    magics._pipeline = Pipeline(settings, cache=cache, runner=kernel_runner)
-    shell.user_ns.clear()
-    shell.rl_next_input = None
-    kernel_runner.warm()
-    yield shell
-    cache.close()
-    magics._pipeline = None
-
-
-def magic(ip: Any, line: str, task: str) -> None:
-    ip.run_cell_magic("cached_task", line, task)
-
-
-def cache_of(ip: Any) -> SnippetCache:
-    magics = next(m for m in ip.magics_manager.registry.values()
-                  if isinstance(m, SemcacheMagics))
-    return magics.pipeline.cache
 
 
 def test_miss_then_exact_then_slot_and_only_the_miss_calls_the_model(
