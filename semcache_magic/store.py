@@ -399,7 +399,9 @@ class SnippetStore:
     @_reopening
     def set_tags(self, snippet_id: str, tags: Sequence[str]) -> Snippet:
         clean = sorted({str(t).strip() for t in tags if str(t).strip()})
-        table = self._table(self.SNIPPETS)
+        table = self._table(self.SNIPPETS, create=False)
+        if table is None:
+            raise SnippetNotFoundError.for_id(snippet_id)
         with self._translate("set tags"), self._write_lock():
             self._require(table, snippet_id)
             table.update(where=f"id = {_quote(snippet_id)}", values={"tags": clean})
@@ -407,16 +409,24 @@ class SnippetStore:
         return self.get(snippet_id)
 
     def _update(self, snippet_id: str, values_sql: dict[str, str], action: str) -> None:
-        table = self._table(self.SNIPPETS)
+        table = self._table(self.SNIPPETS, create=False)
+        if table is None:
+            raise SnippetNotFoundError.for_id(snippet_id)
         with self._translate(action), self._write_lock():
-            self._require(table, snippet_id)
-            table.update(where=f"id = {_quote(snippet_id)}", values_sql=values_sql)
+            # No read first: the update says how many rows it changed (a read costs
+            # ~10 ms on the exact-hit path, which records a use on every run).
+            result = table.update(where=f"id = {_quote(check_id(snippet_id))}",
+                                  values_sql=values_sql)
+        if not getattr(result, "rows_updated", 1):
+            raise SnippetNotFoundError.for_id(snippet_id)
         self._after_write()
 
     @_reopening
     def delete(self, snippet_id: str) -> Snippet:
         """Delete a snippet; returns what was deleted."""
-        table = self._table(self.SNIPPETS)
+        table = self._table(self.SNIPPETS, create=False)
+        if table is None:
+            raise SnippetNotFoundError.for_id(snippet_id)
         with self._translate("delete the snippet"), self._write_lock():
             snippet = self._require(table, snippet_id)
             table.delete(f"id = {_quote(snippet_id)}")
