@@ -240,6 +240,33 @@ class SnippetCache:
         )
         return snippet, task_redaction.found + code_redaction.found
 
+    def prepare(
+        self,
+        task: str,
+        code: str,
+        *,
+        source: str = "manual",
+        namespace: str | None = None,
+        input_schema: Mapping[str, str] | None = None,
+        parent_id: str = "",
+        model: str = "",
+        tags: Iterable[str] = (),
+        language: str = "python",
+    ) -> tuple[Snippet, list[str]]:
+        """The snippet :meth:`save` would store (redacted, analysed, with its
+        content-derived id) and the kinds of secrets removed; writes and embeds nothing."""
+        return self._prepare(
+            task, code, source=source, namespace=namespace, input_schema=input_schema,
+            parent_id=parent_id, model=model, kernel="", tags=tags, language=language,
+        )
+
+    def existing_ids(self, ids: Sequence[str]) -> set[str]:
+        """Which of ``ids`` are stored (one query per 500 ids)."""
+        found: set[str] = set()
+        for start in range(0, len(ids), 500):
+            found.update(s.id for s in self.store.get_many(ids[start: start + 500]))
+        return found
+
     def save(
         self,
         task: str,

@@ -7,13 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fixtures_magic import cache_of, magic, magics_of
 from IPython.core.error import UsageError
 
 from semcache_magic.cli import main
 from semcache_magic.errors import TransferError
 from semcache_magic.model_server import ModelServer
-
-from fixtures_magic import cache_of, magic, magics_of
 
 pytestmark = pytest.mark.slow
 

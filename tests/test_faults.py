@@ -16,19 +16,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import read_only
+from fixtures_magic import cache_of, magic, magics_of
 
 from semcache_magic.errors import (
     KernelDiedError,
+    MalformedAnswerError,
     ModelOverloadedError,
     ModelRateLimitError,
     ModelServerError,
     ModelTimeoutError,
-    MalformedAnswerError,
 )
 from semcache_magic.model_server import ModelServer, Reply
-
-from conftest import read_only
-from fixtures_magic import cache_of, magic, magics_of
 
 pytestmark = pytest.mark.slow
 
@@ -146,7 +145,8 @@ def test_disk_full(tmp_path: Path) -> None:
         saved, error = 0, None
         try:
             for i in range(100000):
-                cache.save(f"Print item {{i}} of a long list", "x = '" + "y" * 2000 + f"'\\nprint({{i}})")
+                filler = "x = '" + "y" * 2000 + "'\\n"
+                cache.save(f"Print item {{i}} of a long list", filler + f"print({{i}})")
                 saved += 1
         except SemcacheError as exc:
             error = [type(exc).__name__, exc.describe()]

@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import WordHashEmbedder
+
 from semcache_magic.cache import SnippetCache
 from semcache_magic.config import SemCache
 
