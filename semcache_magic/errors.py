@@ -14,6 +14,8 @@ Hierarchy::
 
     SemcacheError
     ├── ConfigurationError        (ValueError)   bad option or setting
+    │   ├── ExportConflictError   (FileExistsError) export target holds other files
+    │   └── HarvestError                         a file to import is unreadable/invalid
     ├── TaskError                 (ValueError)   empty, oversized or undecodable task
     ├── StoreError                (OSError)      the snippet store failed
     │   ├── StoreUnavailableError                cannot open / write the store (bad URI,
@@ -48,6 +50,8 @@ __all__ = [
     "ConfigurationError",
     "EmbeddingError",
     "ExecutionError",
+    "ExportConflictError",
+    "HarvestError",
     "KernelDiedError",
     "KernelStartError",
     "MalformedAnswerError",
@@ -99,6 +103,18 @@ class SemcacheError(Exception):
 
 class ConfigurationError(SemcacheError, ValueError):
     """An option or setting has a value we cannot use."""
+
+
+class ExportConflictError(ConfigurationError, FileExistsError):
+    """Files with other content already exist where the export would write."""
+
+    default_hint = "nothing was written; --force overwrites them, or export elsewhere"
+
+
+class HarvestError(ConfigurationError):
+    """A file to import cannot be read or is not a valid notebook/script."""
+
+    default_hint = "nothing was imported; fix or leave out that file"
 
 
 class TaskError(SemcacheError, ValueError):

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigurationError, TaskError
+from .errors import HarvestError, TaskError
 
 if TYPE_CHECKING:
     from .cache import SnippetCache
@@ -42,12 +42,6 @@ __all__ = [
     "harvest_files",
     "import_files",
 ]
-
-
-class HarvestError(ConfigurationError):
-    """A file to import cannot be read or is not a valid notebook/script."""
-
-    default_hint = "nothing was imported; fix or leave out that file"
 
 
 @dataclass(frozen=True)

@@ -136,3 +136,15 @@ def test_the_installed_console_script_runs(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["tier"] == "miss"
     assert done.stderr == ""  # no LanceDB or progress-bar noise
+
+
+def test_explicit_namespace_wins_over_the_search_list(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SEMCACHE_SEARCH_NAMESPACES", "personal,team")
+    cli(capsys, "--namespace", "project:x", "add", "--task", "Print x", "--code", "print('x')")
+    cli(capsys, "add", "--task", "Print y", "--code", "print('y')")
+    _, out, _ = cli(capsys, "--namespace", "project:x", "list", "--json")
+    assert [s["task"] for s in json.loads(out)] == ["Print x"]
+    _, out, _ = cli(capsys, "lookup", "Print x", "--json")
+    assert json.loads(out)["tier"] != "exact"  # project:x is not on the search list

@@ -254,3 +254,17 @@ def test_export_by_query_picks_by_meaning(real_cache: SnippetCache, tmp_path: Pa
     assert path.name == "reverse_the_string_notebook_and_print_it.py"
     assert analyse_task("Reverse the string 'notebook' and print it").literals
     assert plain_python(str(path)) == "koobeton\n"
+
+
+def test_display_calls_work_in_plain_python(fast_cache, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    from semcache_magic.export import export_snippets
+
+    fast_cache.save("Show a total", "total = 2 + 3\ndisplay(total)\n")
+    (path,) = export_snippets(fast_cache, tmp_path / "out")
+    done = subprocess.run([sys.executable, "-S", str(path)], capture_output=True, text=True,
+                          timeout=60)  # -S: no site-packages, so no IPython
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "5"

@@ -40,6 +40,8 @@ class CliContext:
         self.args = args
         self.config = SemCache().apply_env()
         self.config.apply(store=args.store, namespace=args.namespace)
+        if args.namespace:  # an explicit namespace is searched alone, like the magic's option
+            self.config.search_namespaces = [args.namespace]
         self.json = bool(args.json)
         self._cache: SnippetCache | None = None
 
