@@ -404,7 +404,12 @@ class SnippetStore:
             raise SnippetNotFoundError.for_id(snippet_id)
         with self._translate("set tags"), self._write_lock():
             self._require(table, snippet_id)
-            table.update(where=f"id = {_quote(snippet_id)}", values={"tags": clean})
+            where = f"id = {_quote(snippet_id)}"
+            if clean:
+                table.update(where=where, values={"tags": clean})
+            else:  # an empty Python list has no Arrow type: say it in SQL
+                table.update(where=where,
+                             values_sql={"tags": "arrow_cast(make_array(), 'List(Utf8)')"})
         self._after_write()
         return self.get(snippet_id)
 

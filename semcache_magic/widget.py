@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 import html
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -216,7 +217,9 @@ class TaskWidget:
         if self.code is None:
             return
         bundle = {
-            ACTION_MIME: {"action": action, "code": self.code},
+            # The nonce and time let the front end act once, and never on a replay.
+            ACTION_MIME: {"action": action, "code": self.code, "nonce": uuid.uuid4().hex,
+                          "at": time.time()},
             "text/plain": f"semcache {action}: the code is below\n{self.code}",
         }
         # Set the outputs trait directly: works with or without a live front end.

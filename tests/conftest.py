@@ -12,7 +12,12 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 import pytest
 
-pytest_plugins = ["fixtures_model", "fixtures_kernel", "fixtures_magic"]
+pytest_plugins = [
+    "fixtures_model",
+    "fixtures_kernel",
+    "fixtures_magic",
+    "pytest_jupyter.jupyter_server",
+]
 
 
 @pytest.fixture(autouse=True)

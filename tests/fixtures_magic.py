@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -33,7 +34,11 @@ def cache_of(shell: Any) -> SnippetCache:
 @pytest.fixture
 def ip(tmp_path, model_env: ModelServer, real_embedder, kernel_runner) -> Iterator[Any]:  # type: ignore[no-untyped-def]
     """The IPython shell with the extension loaded on a fresh store for this test."""
+    main_module = sys.modules["__main__"]
     shell = InteractiveShell.instance()
+    # The shell installs its user module as __main__ (no __spec__), which breaks
+    # multiprocessing's spawn in later tests: give it __main__ only while this test runs.
+    sys.modules["__main__"] = shell.user_module
     shell.config.SemCache.warm_embedder = False  # the test gives the pipeline its parts
     if "cached_task" not in shell.magics_manager.magics["cell"]:
         shell.run_line_magic("load_ext", "semcache_magic")
@@ -48,6 +53,9 @@ def ip(tmp_path, model_env: ModelServer, real_embedder, kernel_runner) -> Iterat
     shell.user_ns.clear()
     shell.rl_next_input = None
     kernel_runner.warm()
-    yield shell
-    cache.close()
-    magics._pipeline = None
+    try:
+        yield shell
+    finally:
+        cache.close()
+        magics._pipeline = None
+        sys.modules["__main__"] = main_module

@@ -1,0 +1,104 @@
+import { requestAPI, requestRaw } from './request';
+
+/** A stored snippet, as the server extension serialises it. */
+export interface ISnippet {
+  id: string;
+  namespace: string;
+  task: string;
+  code: string;
+  language: string;
+  source: string;
+  model: string;
+  parent_id: string;
+  kernel: string;
+  libraries: string[];
+  input_schema: Record<string, string>;
+  tags: string[];
+  created_at: number;
+  updated_at: number;
+  last_used_at: number;
+  use_count: number;
+  success_count: number;
+  failure_count: number;
+  votes_up: number;
+  votes_down: number;
+  /** Blended search score; null when listing. */
+  score: number | null;
+}
+
+export interface ISnippetList {
+  snippets: ISnippet[];
+  query: string;
+  sort: string;
+  namespaces: string[];
+  limit: number;
+  offset: number;
+}
+
+export interface INamespaces {
+  namespaces: string[];
+  search: string[];
+  save: string;
+}
+
+export interface IListOptions {
+  query?: string;
+  namespace?: string;
+  limit?: number;
+}
+
+/** Search (when there is a query) or list the newest snippets. */
+export function listSnippets(options: IListOptions = {}): Promise<ISnippetList> {
+  const params = new URLSearchParams();
+  if (options.query) {
+    params.set('q', options.query);
+  }
+  if (options.namespace) {
+    params.set('namespace', options.namespace);
+  }
+  params.set('limit', String(options.limit ?? 50));
+  return requestAPI<ISnippetList>(`snippets?${params.toString()}`);
+}
+
+export function getNamespaces(): Promise<INamespaces> {
+  return requestAPI<INamespaces>('namespaces');
+}
+
+function snippetPath(id: string, action = ''): string {
+  const path = `snippets/${encodeURIComponent(id)}`;
+  return action ? `${path}/${action}` : path;
+}
+
+export function voteSnippet(id: string, up: boolean): Promise<ISnippet> {
+  return requestAPI<ISnippet>(snippetPath(id, 'vote'), {
+    method: 'POST',
+    body: JSON.stringify({ direction: up ? 'up' : 'down' })
+  });
+}
+
+export function setSnippetTags(id: string, tags: string[]): Promise<ISnippet> {
+  return requestAPI<ISnippet>(snippetPath(id, 'tags'), {
+    method: 'PUT',
+    body: JSON.stringify({ tags })
+  });
+}
+
+export async function deleteSnippet(id: string): Promise<void> {
+  await requestAPI<unknown>(snippetPath(id), { method: 'DELETE' });
+}
+
+/** Fetch the `.py` export and hand it to the browser as a download. */
+export async function downloadSnippet(id: string): Promise<string> {
+  const response = await requestRaw(snippetPath(id, 'export'));
+  const disposition = response.headers.get('Content-Disposition') ?? '';
+  const name = /filename="([^"]+)"/.exec(disposition)?.[1] ?? `semcache_${id}.py`;
+  const url = URL.createObjectURL(await response.blob());
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = name;
+  document.body.appendChild(link);
+  link.click();
+  link.remove();
+  window.setTimeout(() => URL.revokeObjectURL(url), 1000);
+  return name;
+}
