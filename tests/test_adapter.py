@@ -257,13 +257,26 @@ def test_unknown_provider_is_a_configuration_error():
         adapter.generate(analyse_task("Print 1"))
 
 
-@pytest.mark.parametrize("provider, module", [("bedrock", "boto3"), ("vertex", "google.auth")])
-def test_cloud_provider_without_its_extra_says_what_to_install(provider, module):
-    import importlib.util
+class _Hide:
+    """An import finder that makes the named packages look uninstalled."""
 
-    with contextlib.suppress(ModuleNotFoundError):
-        if importlib.util.find_spec(module) is not None:
-            pytest.skip(f"{module} is installed")
+    def __init__(self, *names: str) -> None:
+        self.names = names
+
+    def find_spec(self, name, path=None, target=None):  # type: ignore[no-untyped-def]
+        if name.split(".")[0] in self.names or name in self.names:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+@pytest.mark.parametrize("provider, hidden", [("bedrock", ("boto3", "botocore")),
+                                              ("vertex", ("google",))])
+def test_cloud_provider_without_its_extra_says_what_to_install(provider, hidden, monkeypatch):
+    # The test extras may well install boto3 (moto needs it): hide it, so this path runs.
+    monkeypatch.setattr(sys, "meta_path", [_Hide(*hidden), *sys.meta_path])
+    for name in list(sys.modules):
+        if name.split(".")[0] in hidden:
+            monkeypatch.delitem(sys.modules, name)
     adapter = ClaudeAdapter(SemCache(provider=provider))
     with pytest.raises(ConfigurationError, match=f"anthropic\\[{provider}\\]") as info:
         adapter.generate(analyse_task("Print 1"))

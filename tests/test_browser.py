@@ -247,8 +247,14 @@ def test_magic_widget_in_jupyterlab(lab, tmp_path):
             page.goto(f"{url}lab/tree/magic.ipynb?token={token}")
             cells = page.locator(".jp-Notebook .jp-Cell")
             expect(cells).to_have_count(2)
-            expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")
-                   ).to_have_count(1)
+            # Run only once the notebook's own kernel is connected and idle: JupyterLab may
+            # replace a kernel whose first websocket failed, and runs sent to the old one
+            # would be lost.
+            page.wait_for_function(
+                "() => { const s = window.jupyterapp.shell.currentWidget?.sessionContext;"
+                " const k = s?.session?.kernel; return !!k && k.connectionStatus === "
+                "'connected' && k.status === 'idle' && !s.isRestarting; }",
+                timeout=STEP_TIMEOUT_MS)
             page.evaluate("() => window.jupyterapp.commands.execute("
                           "'notebook:run-all-cells')")
             magic_cell = cells.nth(1)
