@@ -154,18 +154,27 @@ def lookup(
         usable.sort(key=lambda s: (order.get(s.namespace, len(order)), -quality(s, now)))
         return usable
 
-    # Exact first, by its own key: many snippets may share a template, so the template
-    # probe's limit must never hide the exact one.
+    # Exact and slot candidates come back from one query. Many snippets may share a
+    # template, so when that query is full the exact key is asked on its own: a crowded
+    # template must never hide the exact snippet.
     exact_hashes = [analysis.task_hash(ns) for ns in namespaces]
-    for snippet in fit(store.by_task_hash(exact_hashes, namespaces)):
+    wants_slots = use_slots and bool(analysis.literals)
+    probe_limit = 200
+    found = store.by_task_or_template(
+        exact_hashes, analysis.template_hash if wants_slots else None, namespaces,
+        limit=probe_limit)
+    exact = [s for s in found if s.task_hash in exact_hashes]
+    if not exact and len(found) >= probe_limit:
+        exact = store.by_task_hash(exact_hashes, namespaces)
+    for snippet in fit(exact):
         if snippet.task_hash == analysis.task_hash(snippet.namespace):
             return Match(
                 tier="exact", analysis=analysis, score=1.0,
                 score_parts={"similarity": 1.0, "lexical": 1.0, "quality": quality(snippet, now)},
                 snippet=snippet, code=snippet.code, namespace=snippet.namespace,
             )
-    same_template = fit(store.by_template(analysis.template_hash, namespaces)) if (
-        use_slots and analysis.literals) else []
+    same_template = fit([s for s in found if s.template_hash == analysis.template_hash]) if (
+        wants_slots) else []
     for snippet in same_template:
         result = substitute(snippet.code, snippet.literals, analysis.literals)
         if result is None or not result.changes:

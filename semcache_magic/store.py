@@ -32,7 +32,6 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import numpy as np
@@ -181,7 +180,6 @@ class SnippetStore:
         self._writes_since_optimize = 0
         self._lock: _FileLock | None = None
         self.table_dim: int | None = None
-        self._executor: ThreadPoolExecutor | None = None
 
     # -- connection ------------------------------------------------------------
 
@@ -533,23 +531,35 @@ class SnippetStore:
     def by_task_hash(self, task_hashes: Sequence[str], namespaces: Sequence[str],
                      limit: int = 50) -> list[Snippet]:
         """Snippets with one of these exact-task hashes (the exact tier)."""
-        return self._by_hash("task_hash", task_hashes, namespaces, limit)
+        return self._by_hash({"task_hash": task_hashes}, namespaces, limit)
 
     @_reopening
     def by_template(self, template_hash: str, namespaces: Sequence[str],
                     limit: int = 50) -> list[Snippet]:
         """Snippets whose task has this template (slot candidates; at most ``limit``)."""
-        return self._by_hash("template_hash", [template_hash], namespaces, limit)
+        return self._by_hash({"template_hash": [template_hash]}, namespaces, limit)
 
-    def _by_hash(self, column: str, hashes: Sequence[str], namespaces: Sequence[str],
+    @_reopening
+    def by_task_or_template(self, task_hashes: Sequence[str], template_hash: str | None,
+                            namespaces: Sequence[str], limit: int = 200) -> list[Snippet]:
+        """Exact and slot candidates in one query (one round trip fewer per lookup)."""
+        columns = {"task_hash": task_hashes}
+        if template_hash:
+            columns["template_hash"] = [template_hash]
+        return self._by_hash(columns, namespaces, limit)
+
+    def _by_hash(self, columns: dict[str, Sequence[str]], namespaces: Sequence[str],
                  limit: int) -> list[Snippet]:
-        for value in hashes:
-            if not _HASH_RE.match(value):
-                raise StoreError(f"invalid {column} {value[:80]!r}")
+        for column, values in columns.items():
+            for value in values:
+                if not _HASH_RE.match(value):
+                    raise StoreError(f"invalid {column} {value[:80]!r}")
         table = self._table(self.SNIPPETS, create=False)
-        if table is None or not hashes:
+        wanted = [f"{column} IN {_in_list(values)}" for column, values in columns.items()
+                  if values]
+        if table is None or not wanted:
             return []
-        where = f"{column} IN {_in_list(hashes)} AND namespace IN {_in_list(namespaces)}"
+        where = f"({' OR '.join(wanted)}) AND namespace IN {_in_list(namespaces)}"
         with self._translate("look up the task"):
             rows = table.search().where(where).select(SNIPPET_COLUMNS).limit(limit).to_list()
         return dedupe([from_row(r) for r in rows])
@@ -561,9 +571,9 @@ class SnippetStore:
         """Nearest snippets by vector *or* full text, each with its cosine similarity.
 
         Two phases, because reading whole rows is what costs at 100k rows: the ANN
-        and BM25 queries fetch only ids (and run at the same time), then one query
-        reads the few candidate rows. Similarity is recomputed exactly from the
-        stored vectors (the ANN index is quantised).
+        and BM25 queries fetch only ids, then one query reads the few candidate rows.
+        Similarity is recomputed exactly from the stored vectors (the ANN index is
+        quantised).
         """
         table = self._table(self.SNIPPETS, create=False)
         if table is None:
@@ -577,9 +587,10 @@ class SnippetStore:
         where = f"namespace IN {_in_list(namespaces)}"
         limit = max(1, k)
         with self._translate("search the store"):
-            texts = self._pool().submit(self._text_ids, table, text, where, limit)
+            # One after the other: LanceDB's sync API runs both on one background loop,
+            # and measured concurrency here saved nothing.
             ids = self._vector_ids(table, query, where, 2 * limit)
-            ids += [i for i in texts.result() if i not in ids]
+            ids += [i for i in self._text_ids(table, text, where, limit) if i not in ids]
             if not ids:
                 return []
             found = table.search().where(f"id IN {_in_list(ids)}").select(
@@ -619,12 +630,6 @@ class SnippetStore:
             .to_arrow()
         )
         return list(dict.fromkeys(rows.column("id").to_pylist()))
-
-    def _pool(self) -> ThreadPoolExecutor:
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=1,
-                                                thread_name_prefix="semcache-search")
-        return self._executor
 
     @_reopening
     def list_snippets(
@@ -703,9 +708,6 @@ class SnippetStore:
         return rows
 
     def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=False)
-            self._executor = None
         self._tables.clear()
         self._db = None
 

@@ -112,8 +112,9 @@ def measure(size: int, queries: int, rng: random.Random) -> dict[str, float]:
         store, embedder = cache.store, cache.embedder
         parts = {
             "embed": time_calls(lambda a: embedder.embed_one(a.task), analyses),
-            "template probe": time_calls(
-                lambda a: store.by_template(a.template_hash, namespaces), analyses),
+            "exact+slot probe": time_calls(
+                lambda a: store.by_task_or_template([a.task_hash(namespaces[0])],
+                                                    a.template_hash, namespaces), analyses),
             "hybrid search": time_calls(
                 lambda a: store.hybrid_search(vectors[a.task], a.task, namespaces, 5), analyses),
         }
