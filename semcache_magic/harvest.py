@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import HarvestError, TaskError
+from .textfile import read_text
 
 if TYPE_CHECKING:
     from .cache import SnippetCache
@@ -189,21 +190,10 @@ def _assign_tasks(
     return harvest
 
 
-def _read_text(path: Path) -> str:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise HarvestError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise HarvestError(f"{path} is not UTF-8 text") from exc
-
-
 def _notebook_cells(path: Path) -> Harvest:
     import nbformat
 
-    text = _read_text(path)
+    text = read_text(path, "the file", HarvestError)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # nbformat warns about ids it fills in
@@ -229,7 +219,7 @@ _CELL_MARK = re.compile(r"^#\s?%%(?P<rest>.*)$")
 
 def _script_cells(path: Path) -> Harvest:
     """Cells of a ``# %%`` (percent format) script; ``# %% [markdown]`` cells are prose."""
-    lines = _read_text(path).splitlines()
+    lines = read_text(path, "the file", HarvestError).splitlines()
     marks = [i for i, line in enumerate(lines) if _CELL_MARK.match(line)]
     if not marks:
         raise HarvestError(f"{path} has no '# %%' cell markers",

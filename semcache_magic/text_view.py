@@ -13,7 +13,7 @@ from typing import Any, TextIO
 from .pipeline import Event, TaskOutcome
 from .snippet import Match
 
-__all__ = ["TextView", "describe_match", "relay_output"]
+__all__ = ["TextView", "describe_match", "print_output", "relay_output"]
 
 
 def _short(text: str, width: int = 70) -> str:
@@ -55,6 +55,28 @@ def relay_output(output: Mapping[str, Any]) -> None:
 
         clear_output(wait=bool(output.get("wait")))
     # Errors are not relayed raw: the outcome reports them as one clear line.
+
+
+def print_output(output: Mapping[str, Any], *, show_errors: bool = True) -> None:
+    """Show one nbformat output on a terminal: streams as they are, rich outputs as
+    their text form plus the kinds a terminal cannot show, errors as plain tracebacks."""
+    kind = output.get("output_type")
+    if kind == "stream":
+        stream = sys.stderr if output.get("name") == "stderr" else sys.stdout
+        stream.write(str(output.get("text", "")))
+        stream.flush()
+    elif kind in ("display_data", "execute_result"):
+        data = output.get("data") or {}
+        rich = ", ".join(sorted(mime for mime in data if mime != "text/plain"))
+        text = str(data.get("text/plain", ""))
+        # A terminal cannot show an image: say that one is there.
+        print(f"{text} [{rich}]" if text and rich else text or f"[{rich or 'empty'}]", flush=True)
+    elif kind == "error" and show_errors:
+        from .run_result import strip_ansi
+
+        text = "\n".join(strip_ansi(line) for line in output.get("traceback") or [])
+        print(text or f"{output.get('ename')}: {output.get('evalue')}", file=sys.stderr,
+              flush=True)
 
 
 class TextView:

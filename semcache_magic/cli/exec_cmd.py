@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigurationError
+from ..text_view import print_output
 
 __all__ = ["register"]
 
@@ -54,7 +55,7 @@ def run_file(args: argparse.Namespace, ctx: Any) -> int:
     runner = KernelRunner(ctx.config, pool_size=0)
     try:
         result = runner.run(code, timeout=args.timeout,
-                            on_output=None if ctx.json else _print_output)
+                            on_output=None if ctx.json else print_output)
     finally:
         runner.shutdown()
     if ctx.json:
@@ -63,23 +64,3 @@ def run_file(args: argparse.Namespace, ctx: Any) -> int:
         return EXIT_OK
     print(f"semcache: {result.status}: {result.message}", file=sys.stderr, flush=True)
     return EXIT_INTERRUPTED if result.status == "cancelled" else EXIT_ERROR
-
-
-def _print_output(output: dict[str, Any]) -> None:
-    kind = output.get("output_type")
-    if kind == "stream":
-        stream = sys.stderr if output.get("name") == "stderr" else sys.stdout
-        stream.write(str(output.get("text", "")))
-        stream.flush()
-    elif kind in ("display_data", "execute_result"):
-        data = output.get("data") or {}
-        rich = ", ".join(sorted(mime for mime in data if mime != "text/plain"))
-        text = str(data.get("text/plain", ""))
-        # A terminal cannot show an image: say that one is there.
-        print(f"{text} [{rich}]" if text and rich else text or f"[{rich or 'empty'}]", flush=True)
-    elif kind == "error":
-        from ..run_result import strip_ansi
-
-        text = "\n".join(strip_ansi(line) for line in output.get("traceback") or [])
-        print(text or f"{output.get('ename')}: {output.get('evalue')}", file=sys.stderr,
-              flush=True)

@@ -64,7 +64,7 @@ def _inputs(path: str | None) -> dict[str, Any]:
 
 def cmd_run(args: argparse.Namespace, ctx: CliContext) -> int:
     from ..pipeline import Pipeline, TaskRequest
-    from ..text_view import TextView
+    from ..text_view import TextView, print_output
 
     outputs = [n.strip() for n in (args.out or "").split(",") if n.strip()]
     if any(not n.isidentifier() for n in outputs):
@@ -80,7 +80,7 @@ def cmd_run(args: argparse.Namespace, ctx: CliContext) -> int:
 
     def on_event(event: Any) -> None:
         if event.kind == "output" and not ctx.json:
-            _print_output(event.data["output"])
+            print_output(event.data["output"], show_errors=False)  # the outcome says it
         elif view is not None:
             view(event)
 
@@ -104,18 +104,6 @@ def cmd_run(args: argparse.Namespace, ctx: CliContext) -> int:
     if ctx.json and outcome.error:
         print(f"semcache: error: {outcome.error.describe()}", file=sys.stderr)
     return 130 if outcome.status == "cancelled" else 1
-
-
-def _print_output(output: dict[str, Any]) -> None:
-    kind = output.get("output_type")
-    if kind == "stream":
-        stream = sys.stderr if output.get("name") == "stderr" else sys.stdout
-        stream.write(str(output.get("text", "")))
-        stream.flush()
-    elif kind in ("display_data", "execute_result"):
-        text = (output.get("data") or {}).get("text/plain")
-        if text:
-            print(text if isinstance(text, str) else "".join(text), flush=True)
 
 
 def cmd_demo(args: argparse.Namespace, ctx: CliContext) -> int:

@@ -8,10 +8,10 @@ import json
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigurationError, TaskError
+from ..textfile import read_text
 
 if TYPE_CHECKING:
     from ..snippet import Snippet
@@ -88,20 +88,9 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 # -- helpers -------------------------------------------------------------------------------
 
-def _read_text(path: str, what: str) -> str:
-    try:
-        data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
-    except OSError as exc:
-        raise ConfigurationError(f"cannot read {what} {path!r}: {exc.strerror}") from exc
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigurationError(f"{what} {path!r} is not UTF-8 text") from exc
-
-
 def _jsonl(path: str) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) for each non-blank line; a bad line is a clear error."""
-    for number, line in enumerate(_read_text(path, "the JSONL file").splitlines(), 1):
+    for number, line in enumerate(read_text(path, "the JSONL file").splitlines(), 1):
         if not line.strip():
             continue
         try:
@@ -155,7 +144,7 @@ def cmd_add(args: argparse.Namespace, ctx: CliContext) -> int:
     if not args.task:
         raise ConfigurationError("--task is required (or use --jsonl FILE)")
     if args.code_file:
-        code = _read_text(args.code_file, "the code file")
+        code = read_text(args.code_file, "the code file")
     elif args.code is not None:
         code = args.code
     else:
