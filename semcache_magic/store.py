@@ -1,4 +1,4 @@
-"""The snippet store on LanceDB: the only module that imports lancedb.
+"""The snippet store: the snippets and runs tables on LanceDB (through :mod:`.db`).
 
 Two tables live under one LanceDB URI (a local directory by default; ``s3://``,
 ``gs://``, ``az://`` and ``db://`` URIs for teams):
@@ -25,25 +25,16 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import functools
 import json
-import os
 import re
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-from .errors import (
-    ConfigurationError,
-    SnippetNotFoundError,
-    StoreError,
-    StoreSchemaError,
-    StoreUnavailableError,
-    StoreVanishedError,
-)
+from .db import Database, check_id, in_list, is_local_uri, quote, reopening
+from .errors import ConfigurationError, SnippetNotFoundError, StoreError, StoreSchemaError
 from .records import (
     SNIPPET_COLUMNS,
     dedupe,
@@ -59,96 +50,7 @@ from .snippet import Snippet
 
 __all__ = ["SnippetStore", "check_id", "is_local_uri"]
 
-_REMOTE_SCHEMES = ("s3", "s3+ddb", "gs", "az", "abfs", "db", "memory", "file")
-_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _HASH_RE = re.compile(r"^[0-9a-f]{8,64}$")
-
-
-
-def is_local_uri(uri: str) -> bool:
-    """True for a plain directory (or file://) store, where a file lock works."""
-    return "://" not in uri or uri.startswith("file://")
-
-
-def _check_uri(uri: str) -> str:
-    if not uri or not uri.strip():
-        raise ConfigurationError("the store URI is empty", hint="pass --store DIR or unset it")
-    match = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)://", uri)
-    if match and match.group(1).lower() not in _REMOTE_SCHEMES:
-        raise ConfigurationError(
-            f"unsupported store URI scheme {match.group(1)!r} in {uri!r}",
-            hint="use a directory or an s3://, gs://, az:// or db:// URI",
-        )
-    return uri
-
-
-def _quote(value: str) -> str:
-    """A SQL string literal for LanceDB filters (values are validated first)."""
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _in_list(values: Sequence[str]) -> str:
-    return "(" + ", ".join(_quote(v) for v in values) + ")"
-
-
-def check_id(snippet_id: str) -> str:
-    """Reject ids that are not ours before they reach a query (or a file name)."""
-    if not isinstance(snippet_id, str) or not _ID_RE.match(snippet_id):
-        raise SnippetNotFoundError(f"invalid snippet id {str(snippet_id)[:80]!r}")
-    return snippet_id
-
-
-_RUST_LOCATION = re.compile(r",?\s*/\S+\.rs:\d+:\d+")
-_LANCE_PREFIX = re.compile(r"^(?:lance error:\s*)?(?:LanceError\(\w+\):\s*)?", re.IGNORECASE)
-
-_T = TypeVar("_T")
-
-
-def _lance_message(exc: BaseException) -> str:
-    """The first line of an error, without LanceDB's Rust source locations."""
-    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    return _LANCE_PREFIX.sub("", _RUST_LOCATION.sub("", text)).strip()[:200] or (
-        type(exc).__name__)
-
-
-def _reopening(method: Callable[..., _T]) -> Callable[..., _T]:
-    """Retry once on a fresh connection when the store vanished under us (deleted or
-    moved): a lookup then finds an empty store, a save creates it again."""
-
-    @functools.wraps(method)
-    def wrapper(self: SnippetStore, *args: Any, **kwargs: Any) -> _T:
-        try:
-            return method(self, *args, **kwargs)
-        except StoreVanishedError:
-            self._forget_handles()
-            return method(self, *args, **kwargs)
-
-    return wrapper
-
-
-class _FileLock:
-    """An inter-process lock on a local store (fcntl); a no-op where unavailable."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._thread_lock = threading.RLock()
-
-    @contextlib.contextmanager
-    def held(self) -> Iterator[None]:
-        with self._thread_lock:
-            try:
-                import fcntl
-            except ImportError:  # Windows: LanceDB's own commit protocol only
-                yield
-                return
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                yield
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-                os.close(fd)
-
 
 class SnippetStore:
     """Snippets and runs in one LanceDB database."""
@@ -166,119 +68,24 @@ class SnippetStore:
         optimize_every: int = 200,
         vector_index_min_rows: int = 50_000,
     ) -> None:
-        self.uri = _check_uri(uri)
+        self.db = Database(uri, storage_options=storage_options)
+        self.uri = self.db.uri
         # The vector size is only needed to create the table; reads take it from disk, so
         # the exact and slot tiers never have to load the embedding model.
         self.dim = int(dim) if dim else None
         self.embedder_name = embedder_name
-        self.storage_options = dict(storage_options or {})
         self.optimize_every = optimize_every
         self.vector_index_min_rows = vector_index_min_rows
-        self._db: Any = None
-        self._tables: dict[str, Any] = {}
-        self._open_lock = threading.Lock()
         self._writes_since_optimize = 0
-        self._lock: _FileLock | None = None
         self.table_dim: int | None = None
 
-    # -- connection ------------------------------------------------------------
-
-    @contextlib.contextmanager
-    def _translate(self, action: str) -> Iterator[None]:
-        """Turn LanceDB/Arrow/OS errors into our StoreError tree, with a clean message."""
-        try:
-            yield
-        except StoreError:
-            raise
-        except (OSError, RuntimeError, ValueError) as exc:
-            raise self._classify(action, exc) from exc
-
-    def _classify(self, action: str, exc: BaseException) -> StoreError:
-        text = _lance_message(exc)
-        lowered = text.lower()
-        if isinstance(exc, PermissionError) or "permission denied" in lowered or (
-                "read-only" in lowered):
-            return StoreUnavailableError(
-                f"cannot {action}: the store {self.uri!r} is not writable")
-        if "no space left" in lowered or getattr(exc, "errno", None) == 28:
-            return StoreUnavailableError(
-                f"cannot {action}: no space left on the store's disk", hint="free disk space")
-        if isinstance(exc, FileNotFoundError) or lowered.startswith("not found"):
-            return StoreVanishedError(
-                f"cannot {action}: the store {self.uri!r} was deleted or moved while in use")
-        if isinstance(exc, OSError):
-            return StoreUnavailableError(f"cannot {action} ({text})")
-        return StoreError(f"cannot {action}: the store's data is unreadable ({text})",
-                          hint="the store may be damaged; see README 'Recovering a store'")
-
-    def _forget_handles(self) -> None:
-        """Drop open table handles so the next call opens (or creates) the store anew."""
-        with self._open_lock:
-            self._tables.clear()
-            self._db = None
-            self._lock = None
-
-    def _connect(self) -> Any:
-        if self._db is not None:
-            return self._db
-        with self._open_lock:
-            if self._db is not None:
-                return self._db
-            try:
-                import lancedb
-            except ImportError as exc:
-                raise StoreUnavailableError(
-                    "lancedb is not installed", hint="pip install lancedb"
-                ) from exc
-            with self._translate(f"open the store {self.uri!r}"):
-                if is_local_uri(self.uri):
-                    path = self.uri[len("file://"):] if self.uri.startswith("file://") else self.uri
-                    os.makedirs(path, exist_ok=True)
-                    self._lock = _FileLock(os.path.join(path, ".semcache.lock"))
-                # read_consistency_interval=0: see rows other processes (the magic in
-                # another notebook, the server) wrote, on every read.
-                self._db = lancedb.connect(
-                    self.uri,
-                    read_consistency_interval=dt.timedelta(0),
-                    storage_options=self.storage_options or None,
-                )
-            return self._db
-
-    @contextlib.contextmanager
-    def _write_lock(self) -> Iterator[None]:
-        self._connect()
-        if self._lock is None:
-            yield
-        else:
-            with self._lock.held():
-                yield
+    # -- tables ----------------------------------------------------------------
 
     def _table(self, name: str, *, create: bool = True) -> Any:
-        table = self._tables.get(name)
-        if table is not None:
-            return table
-        db = self._connect()
-        with self._translate(f"open the {name} table"):
-            names = set(_table_names(db))
-            if name in names:
-                table = db.open_table(name)
-            elif not create:
-                return None
-            else:
-                with self._write_lock():
-                    names = set(_table_names(db))
-                    try:
-                        table = db.open_table(name) if name in names else self._create(db, name)
-                    except (OSError, RuntimeError, ValueError):
-                        # An object store has no lock: another client may have created the
-                        # table at the same moment ("already exists", or our index commits
-                        # conflict with its create). Then theirs is the table.
-                        if name not in set(_table_names(db)):
-                            raise
-                        table = db.open_table(name)
-        if name == self.SNIPPETS:
+        """The ``snippets`` or ``runs`` table (None when missing and ``create`` is False)."""
+        table = self.db.table(name, (lambda db: self._create(db, name)) if create else None)
+        if table is not None and name == self.SNIPPETS and self.table_dim is None:
             self._check_schema(table)
-        self._tables[name] = table
         return table
 
     def _create(self, db: Any, name: str) -> Any:
@@ -286,15 +93,9 @@ class SnippetStore:
             if not self.dim:
                 raise StoreError("internal: the vector size is needed to create the store")
             table = db.create_table(name, schema=snippet_schema(self.dim, self.embedder_name))
-            from lancedb.index import FTS, Bitmap, BTree
-
             # Created empty: later rows are scanned until optimize() folds them in.
-            table.create_index("task_hash", config=BTree())
-            table.create_index("template_hash", config=BTree())
-            table.create_index("id", config=BTree())
-            table.create_index("namespace", config=Bitmap())
-            table.create_index("task", config=FTS())
-            table.create_index("code", config=FTS())
+            self.db.index_scalars(table, btree=("task_hash", "template_hash", "id"),
+                                  bitmap=("namespace",), fts=("task", "code"))
             return table
         return db.create_table(name, schema=run_schema())
 
@@ -310,7 +111,7 @@ class SnippetStore:
 
     # -- writes ------------------------------------------------------------------
 
-    @_reopening
+    @reopening
     def upsert(self, snippet: Snippet, vector: np.ndarray, *, successes: int = 0) -> tuple[
         Snippet, bool
     ]:
@@ -320,14 +121,14 @@ class SnippetStore:
         """
         check_id(snippet.id)
         table = self._table(self.SNIPPETS)
-        with self._translate("save the snippet"), self._write_lock():
+        with self.db.translate("save the snippet"), self.db.write_lock():
             existing = self._get_rows(table, [snippet.id])
             now = time.time()
             if existing:
                 current = existing[0]
                 tags = sorted(set(current.tags) | set(snippet.tags))
                 table.update(
-                    where=f"id = {_quote(snippet.id)}",
+                    where=f"id = {quote(snippet.id)}",
                     values_sql={
                         "use_count": "use_count + 1",
                         "success_count": f"success_count + {int(successes)}",
@@ -336,7 +137,7 @@ class SnippetStore:
                     },
                 )
                 if tags != sorted(current.tags):
-                    table.update(where=f"id = {_quote(snippet.id)}", values={"tags": tags})
+                    table.update(where=f"id = {quote(snippet.id)}", values={"tags": tags})
                 current.use_count += 1
                 current.success_count += int(successes)
                 current.updated_at = current.last_used_at = now
@@ -350,14 +151,14 @@ class SnippetStore:
         self._after_write()
         return snippet, True
 
-    @_reopening
+    @reopening
     def add_many(self, items: Sequence[tuple[Snippet, np.ndarray]]) -> list[tuple[Snippet, bool]]:
         """Bulk form of :meth:`upsert`: one append for the new rows, bumps for known ids."""
         if not items:
             return []
         table = self._table(self.SNIPPETS)
         results: list[tuple[Snippet, bool]] = []
-        with self._translate("save snippets"), self._write_lock():
+        with self.db.translate("save snippets"), self.db.write_lock():
             known = {s.id for s in self._get_rows(table, [s.id for s, _ in items])}
             rows, now, seen = [], time.time(), set()
             for snippet, vector in items:
@@ -378,7 +179,7 @@ class SnippetStore:
         self._after_write(len(rows))
         return results
 
-    @_reopening
+    @reopening
     def record_use(self, snippet_id: str, *, success: bool | None) -> None:
         """Count one use of a snippet, and its outcome when known."""
         values = {"use_count": "use_count + 1", "last_used_at": sql_time(time.time())}
@@ -388,21 +189,21 @@ class SnippetStore:
             values["failure_count"] = "failure_count + 1"
         self._update(snippet_id, values, "record the snippet's use")
 
-    @_reopening
+    @reopening
     def vote(self, snippet_id: str, up: bool) -> Snippet:
         column = "votes_up" if up else "votes_down"
         self._update(snippet_id, {column: f"{column} + 1"}, "record the vote")
         return self.get(snippet_id)
 
-    @_reopening
+    @reopening
     def set_tags(self, snippet_id: str, tags: Sequence[str]) -> Snippet:
         clean = sorted({str(t).strip() for t in tags if str(t).strip()})
         table = self._table(self.SNIPPETS, create=False)
         if table is None:
             raise SnippetNotFoundError.for_id(snippet_id)
-        with self._translate("set tags"), self._write_lock():
+        with self.db.translate("set tags"), self.db.write_lock():
             self._require(table, snippet_id)
-            where = f"id = {_quote(snippet_id)}"
+            where = f"id = {quote(snippet_id)}"
             if clean:
                 table.update(where=where, values={"tags": clean})
             else:  # an empty Python list has no Arrow type: say it in SQL
@@ -415,33 +216,33 @@ class SnippetStore:
         table = self._table(self.SNIPPETS, create=False)
         if table is None:
             raise SnippetNotFoundError.for_id(snippet_id)
-        with self._translate(action), self._write_lock():
+        with self.db.translate(action), self.db.write_lock():
             # No read first: the update says how many rows it changed (a read costs
             # ~10 ms on the exact-hit path, which records a use on every run).
-            result = table.update(where=f"id = {_quote(check_id(snippet_id))}",
+            result = table.update(where=f"id = {quote(check_id(snippet_id))}",
                                   values_sql=values_sql)
         if not getattr(result, "rows_updated", 1):
             raise SnippetNotFoundError.for_id(snippet_id)
         self._after_write()
 
-    @_reopening
+    @reopening
     def delete(self, snippet_id: str) -> Snippet:
         """Delete a snippet; returns what was deleted."""
         table = self._table(self.SNIPPETS, create=False)
         if table is None:
             raise SnippetNotFoundError.for_id(snippet_id)
-        with self._translate("delete the snippet"), self._write_lock():
+        with self.db.translate("delete the snippet"), self.db.write_lock():
             snippet = self._require(table, snippet_id)
-            table.delete(f"id = {_quote(snippet_id)}")
+            table.delete(f"id = {quote(snippet_id)}")
         self._after_write()
         return snippet
 
-    @_reopening
+    @reopening
     def append_run(self, run: dict[str, Any]) -> None:
         """Append one row to the run log (unknown keys are dropped, missing ones defaulted)."""
         table = self._table(self.RUNS)
         row = run_row(run)
-        with self._translate("record the run"):
+        with self.db.translate("record the run"):
             table.add([row])
 
     def _after_write(self, count: int = 1) -> None:
@@ -455,26 +256,23 @@ class SnippetStore:
             except StoreError:
                 self._writes_since_optimize = 0
 
-    @_reopening
+    @reopening
     def maintain(self, *, build_vector_index: bool | None = None) -> dict[str, Any]:
         """Fold new rows into the indexes, compact, prune old versions; build the ANN
         index when the table has grown past ``vector_index_min_rows``."""
         table = self._table(self.SNIPPETS)
         report: dict[str, Any] = {}
         started = time.perf_counter()
-        with self._translate("optimise the store"), self._write_lock():
+        with self.db.translate("optimise the store"), self.db.write_lock():
             rows = table.count_rows()
             has_vector_index = any(i.index_type.startswith("IVF") for i in table.list_indices())
             wanted = rows >= self.vector_index_min_rows if build_vector_index is None else (
                 build_vector_index
             )
             if wanted and not has_vector_index and rows >= 256:
-                from lancedb.index import IvfSq
-
                 partitions = max(1, min(1024, int(rows**0.5)))
-                table.create_index("vector", config=IvfSq(distance_type="cosine",
-                                                          num_partitions=partitions))
-                report["vector_index"] = f"IVF_SQ, {partitions} partitions"
+                report["vector_index"] = self.db.index_vectors(table, "vector",
+                                                               partitions=partitions)
             table.optimize(cleanup_older_than=dt.timedelta(hours=1))
             report["rows"] = rows
         self._writes_since_optimize = 0
@@ -494,52 +292,52 @@ class SnippetStore:
             return []
         for snippet_id in ids:
             check_id(snippet_id)
-        rows = table.search().where(f"id IN {_in_list(list(ids))}").select(SNIPPET_COLUMNS).limit(
+        rows = table.search().where(f"id IN {in_list(list(ids))}").select(SNIPPET_COLUMNS).limit(
             max(10, 4 * len(ids))).to_list()
         return dedupe([from_row(r) for r in rows])
 
-    @_reopening
+    @reopening
     def get(self, snippet_id: str) -> Snippet:
         table = self._table(self.SNIPPETS, create=False)
         if table is None:
             raise SnippetNotFoundError.for_id(snippet_id)
-        with self._translate("read the snippet"):
+        with self.db.translate("read the snippet"):
             return self._require(table, snippet_id)
 
-    @_reopening
+    @reopening
     def get_many(self, ids: Sequence[str]) -> list[Snippet]:
         """The stored snippets among ``ids`` in one query (unknown ids are left out)."""
         table = self._table(self.SNIPPETS, create=False)
         if table is None or not ids:
             return []
-        with self._translate("read snippets"):
+        with self.db.translate("read snippets"):
             return self._get_rows(table, ids)
 
-    @_reopening
+    @reopening
     def find_id_prefix(self, prefix: str, limit: int = 5) -> list[Snippet]:
         """Snippets whose id starts with ``prefix`` (for short ids typed by users)."""
         check_id(prefix)
         table = self._table(self.SNIPPETS, create=False)
         if table is None:
             return []
-        with self._translate("read snippets"):
-            rows = table.search().where(f"starts_with(id, {_quote(prefix)})").select(
+        with self.db.translate("read snippets"):
+            rows = table.search().where(f"starts_with(id, {quote(prefix)})").select(
                 SNIPPET_COLUMNS).limit(limit).to_list()
         return dedupe([from_row(r) for r in rows])
 
-    @_reopening
+    @reopening
     def by_task_hash(self, task_hashes: Sequence[str], namespaces: Sequence[str],
                      limit: int = 50) -> list[Snippet]:
         """Snippets with one of these exact-task hashes (the exact tier)."""
         return self._by_hash({"task_hash": task_hashes}, namespaces, limit)
 
-    @_reopening
+    @reopening
     def by_template(self, template_hash: str, namespaces: Sequence[str],
                     limit: int = 50) -> list[Snippet]:
         """Snippets whose task has this template (slot candidates; at most ``limit``)."""
         return self._by_hash({"template_hash": [template_hash]}, namespaces, limit)
 
-    @_reopening
+    @reopening
     def by_task_or_template(self, task_hashes: Sequence[str], template_hash: str | None,
                             namespaces: Sequence[str], limit: int = 200) -> list[Snippet]:
         """Exact and slot candidates in one query (one round trip fewer per lookup)."""
@@ -555,16 +353,16 @@ class SnippetStore:
                 if not _HASH_RE.match(value):
                     raise StoreError(f"invalid {column} {value[:80]!r}")
         table = self._table(self.SNIPPETS, create=False)
-        wanted = [f"{column} IN {_in_list(values)}" for column, values in columns.items()
+        wanted = [f"{column} IN {in_list(values)}" for column, values in columns.items()
                   if values]
         if table is None or not wanted:
             return []
-        where = f"({' OR '.join(wanted)}) AND namespace IN {_in_list(namespaces)}"
-        with self._translate("look up the task"):
+        where = f"({' OR '.join(wanted)}) AND namespace IN {in_list(namespaces)}"
+        with self.db.translate("look up the task"):
             rows = table.search().where(where).select(SNIPPET_COLUMNS).limit(limit).to_list()
         return dedupe([from_row(r) for r in rows])
 
-    @_reopening
+    @reopening
     def hybrid_search(
         self, vector: np.ndarray, text: str, namespaces: Sequence[str], k: int
     ) -> list[tuple[Snippet, float]]:
@@ -584,16 +382,16 @@ class SnippetStore:
                 f"the store {self.uri!r} holds {self.table_dim}-d vectors but the embedder "
                 f"makes {len(query)}-d ones"
             )
-        where = f"namespace IN {_in_list(namespaces)}"
+        where = f"namespace IN {in_list(namespaces)}"
         limit = max(1, k)
-        with self._translate("search the store"):
+        with self.db.translate("search the store"):
             # One after the other: LanceDB's sync API runs both on one background loop,
             # and measured concurrency here saved nothing.
             ids = self._vector_ids(table, query, where, 2 * limit)
             ids += [i for i in self._text_ids(table, text, where, limit) if i not in ids]
             if not ids:
                 return []
-            found = table.search().where(f"id IN {_in_list(ids)}").select(
+            found = table.search().where(f"id IN {in_list(ids)}").select(
                 [*SNIPPET_COLUMNS, "vector"]).limit(4 * len(ids)).to_arrow()
         # Vectors as one numpy block: converting 384 floats a row to Python lists costs ms.
         dim = int(self.table_dim or len(query))
@@ -631,7 +429,7 @@ class SnippetStore:
         )
         return list(dict.fromkeys(rows.column("id").to_pylist()))
 
-    @_reopening
+    @reopening
     def list_snippets(
         self,
         namespaces: Sequence[str] | None = None,
@@ -646,8 +444,8 @@ class SnippetStore:
             return []
         query = table.search()
         if namespaces:
-            query = query.where(f"namespace IN {_in_list(namespaces)}")
-        with self._translate("list snippets"):
+            query = query.where(f"namespace IN {in_list(namespaces)}")
+        with self.db.translate("list snippets"):
             # Sorting happens here: LanceDB has no ORDER BY on plain scans.
             rows = query.select(SNIPPET_COLUMNS).limit(max(0, offset + limit) * 4 + 100
                                                 if sort != "recent" else None).to_list()
@@ -662,23 +460,23 @@ class SnippetStore:
         snippets.sort(key=keys[sort])
         return snippets[offset: offset + limit]
 
-    @_reopening
+    @reopening
     def count(self, namespaces: Sequence[str] | None = None) -> int:
         table = self._table(self.SNIPPETS, create=False)
         if table is None:
             return 0
-        with self._translate("count snippets"):
+        with self.db.translate("count snippets"):
             if namespaces:
-                return int(table.count_rows(f"namespace IN {_in_list(namespaces)}"))
+                return int(table.count_rows(f"namespace IN {in_list(namespaces)}"))
             return int(table.count_rows())
 
-    @_reopening
+    @reopening
     def snippet_facets(self) -> list[dict[str, Any]]:
         """(namespace, source, count, uses, successes, failures) for stats."""
         table = self._table(self.SNIPPETS, create=False)
         if table is None:
             return []
-        with self._translate("read store statistics"):
+        with self.db.translate("read store statistics"):
             data = table.search().select(
                 ["id", "namespace", "source", "use_count", "success_count", "failure_count",
                  "updated_at"]
@@ -690,7 +488,7 @@ class SnippetStore:
                 newest[row["id"]] = row
         return list(newest.values())
 
-    @_reopening
+    @reopening
     def runs(self, since: float | None = None) -> list[dict[str, Any]]:
         """The run log (optionally only runs at or after ``since``)."""
         table = self._table(self.RUNS, create=False)
@@ -699,7 +497,7 @@ class SnippetStore:
         query = table.search()
         if since is not None:
             query = query.where(f"at >= {sql_time(since)}")
-        with self._translate("read the run log"):
+        with self.db.translate("read the run log"):
             rows = query.limit(None).to_arrow().to_pylist()
         for row in rows:
             row["at"] = row["at"].timestamp() if row.get("at") else 0.0
@@ -708,11 +506,4 @@ class SnippetStore:
         return rows
 
     def close(self) -> None:
-        self._tables.clear()
-        self._db = None
-
-
-def _table_names(db: Any) -> list[str]:
-    listing = db.list_tables() if hasattr(db, "list_tables") else db.table_names()
-    names = getattr(listing, "tables", listing)
-    return list(names)
+        self.db.close()
