@@ -20,7 +20,7 @@ from .lookup import lookup, rank_candidates
 from .redact import redact, redact_text
 from .snippet import SOURCES, Match, Snippet
 from .store import SnippetStore, check_id
-from .task import TaskAnalysis, analyse_task
+from .task import TaskAnalysis, analyse_task, clean_task_text
 
 __all__ = ["SavedSnippet", "ScoredSnippet", "SnippetCache", "code_hash", "imported_libraries"]
 
@@ -128,18 +128,9 @@ class SnippetCache:
         language: str = "python",
     ) -> TaskAnalysis:
         """Redact and analyse a task (lookups and saves see the same text)."""
-        if isinstance(task, str):
-            task = redact_text(task)
-        analysis = analyse_task(
-            task, input_schema=input_schema, language=language,
-            max_chars=self.config.max_task_chars,
-        )
-        if isinstance(task, bytes | bytearray):  # decoded by analyse_task; redact now
-            analysis = analyse_task(
-                redact_text(analysis.task), input_schema=input_schema, language=language,
-                max_chars=self.config.max_task_chars,
-            )
-        return analysis
+        text = redact_text(clean_task_text(task, max_chars=self.config.max_task_chars))
+        return analyse_task(text, input_schema=input_schema, language=language,
+                            max_chars=self.config.max_task_chars)
 
     def namespaces(self, namespace: str | None = None) -> list[str]:
         """The namespaces a lookup searches (see :func:`config.search_namespaces`)."""
@@ -190,20 +181,22 @@ class SnippetCache:
 
     # -- writes ----------------------------------------------------------------------------
 
-    def _prepare(
+    def prepare(
         self,
         task: str,
         code: str,
         *,
-        source: str,
-        namespace: str | None,
-        input_schema: Mapping[str, str] | None,
-        parent_id: str,
-        model: str,
-        kernel: str,
-        tags: Iterable[str],
-        language: str,
+        source: str = "manual",
+        namespace: str | None = None,
+        input_schema: Mapping[str, str] | None = None,
+        parent_id: str = "",
+        model: str = "",
+        kernel: str = "",
+        tags: Iterable[str] = (),
+        language: str = "python",
     ) -> tuple[Snippet, list[str]]:
+        """The snippet :meth:`save` would store (redacted, analysed, with its
+        content-derived id) and the kinds of secrets removed; writes and embeds nothing."""
         if source not in SOURCES:
             raise ConfigurationError(f"unknown source {source!r}", hint=f"one of {SOURCES}")
         if not isinstance(code, str) or not code.strip():
@@ -240,26 +233,6 @@ class SnippetCache:
         )
         return snippet, task_redaction.found + code_redaction.found
 
-    def prepare(
-        self,
-        task: str,
-        code: str,
-        *,
-        source: str = "manual",
-        namespace: str | None = None,
-        input_schema: Mapping[str, str] | None = None,
-        parent_id: str = "",
-        model: str = "",
-        tags: Iterable[str] = (),
-        language: str = "python",
-    ) -> tuple[Snippet, list[str]]:
-        """The snippet :meth:`save` would store (redacted, analysed, with its
-        content-derived id) and the kinds of secrets removed; writes and embeds nothing."""
-        return self._prepare(
-            task, code, source=source, namespace=namespace, input_schema=input_schema,
-            parent_id=parent_id, model=model, kernel="", tags=tags, language=language,
-        )
-
     def existing_ids(self, ids: Sequence[str]) -> set[str]:
         """Which of ``ids`` are stored (one query per 500 ids)."""
         found: set[str] = set()
@@ -284,7 +257,7 @@ class SnippetCache:
     ) -> SavedSnippet:
         """Store ``code`` for ``task`` (secrets redacted). Saving the same code for the
         same task again counts a use instead of adding a row."""
-        snippet, found = self._prepare(
+        snippet, found = self.prepare(
             task, code, source=source, namespace=namespace, input_schema=input_schema,
             parent_id=parent_id, model=model, kernel=kernel, tags=tags, language=language,
         )
@@ -299,7 +272,7 @@ class SnippetCache:
         """Bulk save of ``{"task", "code", ...}`` mappings: one embedding batch, one append."""
         prepared = []
         for item in items:
-            snippet, found = self._prepare(
+            snippet, found = self.prepare(
                 str(item.get("task", "")), str(item.get("code", "")),
                 source=str(item.get("source") or source),
                 namespace=item.get("namespace") or namespace,

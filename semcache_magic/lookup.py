@@ -19,8 +19,8 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -134,7 +134,7 @@ def lookup(
     *,
     store: SnippetStore,
     namespaces: Sequence[str],
-    embed: object = None,
+    embed: Callable[[str], Any] | None = None,
     threshold: float = 0.6,
     top_k: int = 5,
     use_slots: bool = True,
@@ -186,7 +186,7 @@ def lookup(
             namespace=snippet.namespace,
         )
 
-    if embed is None or not callable(embed):
+    if embed is None:
         return Match(tier="miss", analysis=analysis)
     vector = np.asarray(embed(analysis.task), dtype=np.float32)
     k = max(1, top_k)

@@ -189,7 +189,7 @@ class SemcacheMagics(Magics):
         if mode == "text":
             from .text_view import TextView
 
-            return TextView(show_code=request.dry_run or True)
+            return TextView()
         from .widget import TaskWidget
 
         def regenerate() -> None:
@@ -198,7 +198,7 @@ class SemcacheMagics(Magics):
             self._run(replace(request, refresh=True), quiet=False, insert=False)
 
         def vote(outcome: Any, up: bool) -> str:
-            snippet = outcome.saved or (outcome.match.snippet if outcome.match else None)
+            snippet = outcome.ran_snippet
             if snippet is None:
                 return "nothing to vote on"
             voted = self.pipeline.cache.vote(snippet.id, up)
@@ -231,8 +231,7 @@ class SemcacheMagics(Magics):
         """
         parser = _semcache_parser()
         try:
-            args = parser.parse_args(line.split() if "'" not in line and '"' not in line
-                                     else _shell_split(line))
+            args = parser.parse_args(_shell_split(line))
         except SystemExit:  # --help printed its text
             return
         if args.command is None:

@@ -113,6 +113,13 @@ class TaskOutcome:
         return self.match.reference if self.match is not None else None
 
     @property
+    def ran_snippet(self) -> Snippet | None:
+        """The stored snippet whose code ran: the one saved, or the one served."""
+        if self.saved is not None:
+            return self.saved
+        return self.match.snippet if self.match is not None and self.match.served else None
+
+    @property
     def source(self) -> str:
         """The snippet ``source`` a save of this outcome records."""
         return {"exact": "manual", "slot": "slot", "adapted": "adapted",
@@ -241,14 +248,6 @@ class Pipeline:
         outcome = TaskOutcome(status="error", request=request, run_id=uuid.uuid4().hex[:16])
         schema = describe_inputs(request.inputs)
         analysis = self.cache.analyse(request.task, input_schema=schema)  # bad task: raises
-        if request.inputs and not request.dry_run:
-            from .transfer import unpicklable
-
-            refused = unpicklable(request.inputs)
-            if refused:  # bad input: fail before any lookup or model call
-                raise TransferError(
-                    "cannot send " + "; ".join(f"{k} ({v})" for k, v in refused.items())
-                    + " into the isolated kernel")
         try:
             with _stage(emit, outcome, "searching"):
                 outcome.match = Match(tier="miss", analysis=analysis)
@@ -298,6 +297,16 @@ class Pipeline:
             if not request.allow_model:
                 raise ModelRequiredError(
                     f"the task needs the model (tier {match.tier}) but model calls are off")
+            if request.inputs and not request.dry_run:
+                # Before paying for a model call, make sure the inputs can be sent at all
+                # (served code skips this: the runner reports the same error, pickling once).
+                from .transfer import unpicklable
+
+                refused = unpicklable(request.inputs)
+                if refused:
+                    raise TransferError(
+                        "cannot send " + "; ".join(f"{k} ({v})" for k, v in refused.items())
+                        + " into the isolated kernel")
             reference = match.reference
             stage = "adapting" if reference is not None else "generating"
             with _stage(emit, outcome, stage):
@@ -317,7 +326,7 @@ class Pipeline:
     def _context(self, match: Match) -> Any:
         from .adapter import CodeContext
 
-        libraries = sorted({lib for lib in (match.snippet.libraries if match.snippet else [])})
+        libraries = sorted(set(match.snippet.libraries if match.snippet else []))
         return CodeContext(input_schema=dict(match.analysis.input_schema), libraries=libraries)
 
     def _run_and_repair(self, request: TaskRequest, outcome: TaskOutcome,
@@ -341,12 +350,9 @@ class Pipeline:
             outcome.status = result.status
             if result.ok or result.status == "cancelled":
                 return
-            if result.error and result.error.get("ename") == "TransferError":
-                # The inputs/outputs are the problem; new code would not help.
-                outcome.error = _run_error(result)
-                emit(Event("error", {"error": outcome.error}))
-                return
-            if outcome.repairs >= budget or not request.allow_model:
+            # A transfer error is about the inputs/outputs: new code would not help.
+            transfer = (result.error or {}).get("ename") == "TransferError"
+            if transfer or outcome.repairs >= budget or not request.allow_model:
                 outcome.error = _run_error(result)
                 emit(Event("error", {"error": outcome.error}))
                 return

@@ -39,13 +39,17 @@ def describe_match(match: Match) -> str:
     return "miss -> Claude writes fresh code"
 
 
+def _write_stream(output: Mapping[str, Any]) -> None:
+    stream = sys.stderr if output.get("name") == "stderr" else sys.stdout
+    stream.write(str(output.get("text", "")))
+    stream.flush()
+
+
 def relay_output(output: Mapping[str, Any]) -> None:
     """Show one nbformat output of the isolated kernel as an output of this cell."""
     kind = output.get("output_type")
     if kind == "stream":
-        stream = sys.stderr if output.get("name") == "stderr" else sys.stdout
-        stream.write(str(output.get("text", "")))
-        stream.flush()
+        _write_stream(output)
     elif kind in ("display_data", "execute_result"):
         from IPython.display import publish_display_data
 
@@ -62,9 +66,7 @@ def print_output(output: Mapping[str, Any], *, show_errors: bool = True) -> None
     their text form plus the kinds a terminal cannot show, errors as plain tracebacks."""
     kind = output.get("output_type")
     if kind == "stream":
-        stream = sys.stderr if output.get("name") == "stderr" else sys.stdout
-        stream.write(str(output.get("text", "")))
-        stream.flush()
+        _write_stream(output)
     elif kind in ("display_data", "execute_result"):
         data = output.get("data") or {}
         rich = ", ".join(sorted(mime for mime in data if mime != "text/plain"))

@@ -133,10 +133,8 @@ class TaskWidget:
         self._flush_model_text()
         ok = outcome.ok
         self.buttons["save"].disabled = not ok or outcome.saved is not None
-        snippet = outcome.saved or (outcome.match.snippet if outcome.match and
-                                    outcome.match.served else None)
         for name in ("up", "down"):
-            self.buttons[name].disabled = snippet is None
+            self.buttons[name].disabled = outcome.ran_snippet is None
         for name in ("insert", "copy"):
             self.buttons[name].disabled = outcome.code is None
         if outcome.run is not None and outcome.run.error and not ok:

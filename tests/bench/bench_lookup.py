@@ -59,7 +59,7 @@ def build(cache, size: int, rng: random.Random) -> tuple[float, list[str]]:  # t
     for i in range(size):
         task = synthetic_task(i, rng)
         tasks.append(task)
-        snippet, _ = cache._prepare(task, f"print({i})\n", source="manual", namespace=None,
+        snippet, _ = cache.prepare(task, f"print({i})\n", source="manual", namespace=None,
                                     input_schema=None, parent_id="", model="", kernel="",
                                     tags=(), language="python")
         vector = np_rng.normal(size=store.dim or 384).astype(np.float32)

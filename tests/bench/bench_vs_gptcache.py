@@ -523,7 +523,7 @@ def main() -> int:
     store = sem._writable_store()
     prepared = []
     for (task, code), vector in zip(work.corpus, vectors, strict=True):
-        snippet, _ = sem._prepare(task, code, source="manual", namespace=None,
+        snippet, _ = sem.prepare(task, code, source="manual", namespace=None,
                                   input_schema=None, parent_id="", model="", kernel="",
                                   tags=(), language="python")
         prepared.append((snippet, vector))
