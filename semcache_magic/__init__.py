@@ -16,13 +16,13 @@ __all__ = ["__version__", "load_ipython_extension", "unload_ipython_extension"]
 
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext semcache_magic``: register ``%%cached_task`` and ``%semcache``."""
-    from .magics import load_ipython_extension as load
+    from .notebook import load_ipython_extension as load
 
     load(ipython)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    from .magics import unload_ipython_extension as unload
+    from .notebook import unload_ipython_extension as unload
 
     unload(ipython)
 

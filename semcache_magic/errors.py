@@ -14,9 +14,11 @@ Hierarchy::
 
     SemcacheError
     ├── ConfigurationError        (ValueError)   bad option or setting
-    │   ├── ExportConflictError   (FileExistsError) export target holds other files
-    │   └── HarvestError                         a file to import is unreadable/invalid
+    │   └── ExportConflictError   (FileExistsError) export target holds other files
+    ├── HarvestError              (ValueError)   a file to import is unreadable/invalid
     ├── TaskError                 (ValueError)   empty, oversized or undecodable task
+    ├── PolicyError               (PermissionError) a setting or option forbids the step
+    │   └── ModelRequiredError                   the task needs the model but it is off
     ├── StoreError                (OSError)      the snippet store failed
     │   ├── StoreUnavailableError                cannot open / write the store (bad URI,
     │   │   │                                    permissions, disk full)
@@ -32,8 +34,7 @@ Hierarchy::
     │   ├── ModelServerError                     5xx
     │   ├── ModelConnectionError  (ConnectionError) cannot reach the endpoint
     │   ├── ModelTimeoutError     (TimeoutError) no answer in time
-    │   ├── MalformedAnswerError  (ValueError)   no code / empty program in the answer
-    │   └── ModelRequiredError                   the task needs the model but it is disabled
+    │   └── MalformedAnswerError  (ValueError)   no code / empty program in the answer
     └── ExecutionError            (RuntimeError) running code in the isolated kernel failed
         ├── KernelStartError                     the kernel did not start
         ├── RunTimeoutError       (TimeoutError) the run exceeded its deadline
@@ -63,6 +64,7 @@ __all__ = [
     "ModelRequiredError",
     "ModelServerError",
     "ModelTimeoutError",
+    "PolicyError",
     "RunTimeoutError",
     "SemcacheError",
     "SnippetNotFoundError",
@@ -111,8 +113,9 @@ class ExportConflictError(ConfigurationError, FileExistsError):
     default_hint = "nothing was written; --force overwrites them, or export elsewhere"
 
 
-class HarvestError(ConfigurationError):
-    """A file to import cannot be read or is not a valid notebook/script."""
+class HarvestError(SemcacheError, ValueError):
+    """A file to import cannot be read or is not a valid notebook/script (its content,
+    not a setting, is at fault)."""
 
     default_hint = "nothing was imported; fix or leave out that file"
 
@@ -213,7 +216,11 @@ class MalformedAnswerError(AdaptationError, ValueError):
     default_hint = "run again with --refresh, or rephrase the task"
 
 
-class ModelRequiredError(AdaptationError):
+class PolicyError(SemcacheError, PermissionError):
+    """A setting or option forbids a step the task needs: a refusal, not a failure."""
+
+
+class ModelRequiredError(PolicyError):
     """The task needs the model, but model calls are disabled (e.g. ``--no-model``)."""
 
     default_hint = "run without --no-model to let Claude write or adapt the code"

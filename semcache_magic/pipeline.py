@@ -1,25 +1,17 @@
 """One pipeline for a task: lookup -> (adapt | generate) -> run -> repair -> save -> log.
 
 Every face (the ``%%cached_task`` magic, its widget, ``semcache run``, the
-server) builds a :class:`TaskRequest`, calls :meth:`Pipeline.run` and renders
-the :class:`Event` objects it emits; none of them holds business logic.
+server) builds a :class:`~semcache_magic.outcome.TaskRequest`, calls
+:meth:`Pipeline.run` and renders the :class:`~semcache_magic.outcome.Event`
+objects it emits (listed in :mod:`semcache_magic.outcome`); none of them holds
+business logic. Events are emitted on the calling thread, in order.
 
-Stages and the events they emit (``Event.kind``):
+The stages, each behind its package's front door:
 
-``stage``       ``{"stage", "state": "started"|"finished", "seconds"}`` for searching,
-                adapting/generating, running, repairing, saving
-``match``       ``{"match": Match}``: the lookup's answer (tier, score, reference)
-``model_text``  ``{"text": chunk}``: Claude's answer as it streams
-``code``        ``{"code", "origin"}``: the program about to run (origin: exact, slot,
-                adapted, generated, repaired)
-``output``      ``{"output": nbformat output}``: the isolated kernel's outputs, live
-``run``         ``{"result": RunResult}``: one run finished (ok or not)
-``saved``       ``{"snippet": Snippet, "created": bool}``
-``error``       ``{"error": SemcacheError}``: a stage failed (the outcome says how it ended)
-``warning``     ``{"message"}``: something went wrong that did not stop the task (the
-                cache could not be read or written)
-
-Events are emitted on the calling thread, in order.
+1. ``cache``: analyse and look the task up (exact, slot, semantic, miss);
+2. ``model``: adapt the reference or write fresh code, unless the cache served it;
+3. ``run``: run it in an isolated kernel; on failure ``model`` repairs it;
+4. ``cache``: save what worked (with provenance) and log the run.
 """
 
 from __future__ import annotations
@@ -28,154 +20,22 @@ import contextlib
 import os
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from .cache import SnippetCache
 from .config import SemCache
-from .errors import (
-    AdaptationError,
-    ModelRequiredError,
-    SemcacheError,
-    StoreError,
-    TransferError,
-)
-from .snippet import Match, Snippet
+from .errors import AdaptationError, ModelRequiredError, SemcacheError, StoreError
+from .outcome import Event, EventKind, TaskOutcome, TaskRequest, TaskStatus
+from .snippet import Match, SaveOptions, Snippet
 
 if TYPE_CHECKING:
-    from .adapter import Adaptation, ClaudeAdapter
-    from .kernel import KernelRunner
-    from .run_result import RunResult
+    from .model import ClaudeAdapter, CodeContext
+    from .run import KernelRunner, RunResult
 
-__all__ = ["Event", "Pipeline", "TaskOutcome", "TaskRequest", "describe_inputs"]
+__all__ = ["Pipeline"]
 
-
-@dataclass
-class TaskRequest:
-    """What a face asks for. ``None`` options fall back to the configuration."""
-
-    task: str
-    namespace: str | None = None
-    threshold: float | None = None
-    top_k: int | None = None
-    refresh: bool = False  # skip the cache and write fresh code
-    save: bool = True
-    dry_run: bool = False  # show the reference and the proposed code; run nothing
-    timeout: float | None = None
-    inputs: Mapping[str, Any] = field(default_factory=dict)
-    outputs: Sequence[str] = ()
-    kernel: str | None = None
-    model: str | None = None
-    max_repairs: int | None = None
-    allow_model: bool = True
-    face: str = "magic"
-
-
-@dataclass
-class Event:
-    kind: str
-    data: dict[str, Any]
-
-
-@dataclass
-class TaskOutcome:
-    """How a task ended, and everything the faces show about it."""
-
-    status: str  # ok | error | timeout | died | cancelled | model_error | dry_run
-    request: TaskRequest
-    match: Match | None = None
-    code: str | None = None
-    origin: str = ""  # exact | slot | adapted | generated | repaired
-    run: RunResult | None = None
-    adaptations: list[Adaptation] = field(default_factory=list)
-    saved: Snippet | None = None
-    error: SemcacheError | None = None
-    repairs: int = 0
-    timings: dict[str, float] = field(default_factory=dict)
-    run_id: str = ""
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def tier(self) -> str:
-        return self.match.tier if self.match is not None else "miss"
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
-
-    @property
-    def model_calls(self) -> int:
-        return len(self.adaptations)
-
-    @property
-    def reference(self) -> Snippet | None:
-        return self.match.reference if self.match is not None else None
-
-    @property
-    def ran_snippet(self) -> Snippet | None:
-        """The stored snippet whose code ran: the one saved, or the one served."""
-        if self.saved is not None:
-            return self.saved
-        return self.match.snippet if self.match is not None and self.match.served else None
-
-    @property
-    def source(self) -> str:
-        """The snippet ``source`` a save of this outcome records."""
-        return {"exact": "manual", "slot": "slot", "adapted": "adapted",
-                "generated": "generated", "repaired": "adapted"}.get(self.origin, "generated")
-
-    def usage_totals(self) -> dict[str, float]:
-        totals = {"input_tokens": 0.0, "output_tokens": 0.0, "cache_read_tokens": 0.0,
-                  "cache_write_tokens": 0.0, "cost_usd": 0.0}
-        for a in self.adaptations:
-            totals["input_tokens"] += a.usage.input_tokens
-            totals["output_tokens"] += a.usage.output_tokens
-            totals["cache_read_tokens"] += a.usage.cache_read_input_tokens
-            totals["cache_write_tokens"] += a.usage.cache_creation_input_tokens
-            totals["cost_usd"] += a.usage.cost_usd
-        return totals
-
-    def to_json(self) -> dict[str, Any]:
-        """The ``semcache run --json`` object."""
-        snippet = self.match.snippet if self.match is not None and self.tier != "miss" else None
-        run = self.run
-        return {
-            "tier": self.tier,
-            "snippet_id": snippet.id if snippet else None,
-            "code": self.code,
-            "stdout": run.stdout if run else "",
-            "stderr": run.stderr if run else "",
-            "outputs": run.outputs if run else [],
-            "status": self.status,
-            "error": self.error.describe() if self.error else None,
-            "saved_id": self.saved.id if self.saved else None,
-            "model_calls": self.model_calls,
-            "repairs": self.repairs,
-            "usage": self.usage_totals(),
-            "warnings": list(self.warnings),
-            "timings": {k: round(v, 4) for k, v in self.timings.items()},
-        }
-
-
-def describe_inputs(values: Mapping[str, Any]) -> dict[str, str]:
-    """Input schema: names -> type descriptions, never values.
-
-    DataFrames include their column names and dtypes and arrays their dtype and
-    rank, because code written for one shape does not fit another.
-    """
-    schema: dict[str, str] = {}
-    for name, value in values.items():
-        kind = type(value)
-        label = kind.__name__ if kind.__module__ == "builtins" else (
-            f"{kind.__module__.split('.')[0]}.{kind.__name__}")
-        columns = getattr(value, "dtypes", None)
-        if label == "pandas.DataFrame" and columns is not None:
-            label += "[" + ", ".join(f"{c}: {t}" for c, t in columns.items()) + "]"
-        elif label == "numpy.ndarray":
-            label += f"[{getattr(value, 'dtype', '?')}, {getattr(value, 'ndim', '?')}d]"
-        schema[str(name)] = label
-    return schema
+Emit = Callable[[Event], None]
 
 
 class Pipeline:
@@ -199,12 +59,12 @@ class Pipeline:
     def runner(self, kernel: str | None = None) -> KernelRunner:
         if not kernel or kernel == self.config.kernel_name:
             if self._runner is None:
-                from .kernel import get_runner
+                from .run import get_runner
 
                 self._runner = get_runner(self.config)
             return self._runner
         if kernel not in self._runners:
-            from .kernel import KernelRunner
+            from .run import KernelRunner
 
             self._runners[kernel] = KernelRunner(self.config, kernel_name=kernel)
         return self._runners[kernel]
@@ -212,7 +72,7 @@ class Pipeline:
     def adapter(self, model: str | None = None) -> ClaudeAdapter:
         key = model or ""
         if key not in self._adapters:
-            from .adapter import ClaudeAdapter
+            from .model import ClaudeAdapter
 
             config = self.config.derive(model=model) if model else self.config
             self._adapters[key] = ClaudeAdapter(config)
@@ -233,9 +93,7 @@ class Pipeline:
 
     # -- the task ----------------------------------------------------------------------
 
-    def run(
-        self, request: TaskRequest, on_event: Callable[[Event], None] | None = None
-    ) -> TaskOutcome:
+    def run(self, request: TaskRequest, on_event: Emit | None = None) -> TaskOutcome:
         """Run ``request`` to its end; errors end up in the outcome, not raised.
 
         Only bad input (:class:`TaskError`, :class:`ConfigurationError`, a
@@ -243,11 +101,14 @@ class Pipeline:
         propagate; everything that fails later is reported in
         the outcome and the run log.
         """
+        from .run import describe_inputs
+
         emit = on_event or (lambda event: None)
         started = time.perf_counter()
-        outcome = TaskOutcome(status="error", request=request, run_id=uuid.uuid4().hex[:16])
-        schema = describe_inputs(request.inputs)
-        analysis = self.cache.analyse(request.task, input_schema=schema)  # bad task: raises
+        outcome = TaskOutcome(status=TaskStatus.ERROR, request=request,
+                              run_id=uuid.uuid4().hex[:16])
+        analysis = self.cache.analyse(request.task,
+                                      input_schema=describe_inputs(request.inputs))
         try:
             with _stage(emit, outcome, "searching"):
                 outcome.match = Match(tier="miss", analysis=analysis)
@@ -259,10 +120,10 @@ class Pipeline:
                     except StoreError as err:  # a broken cache must not cost the task
                         self._warn(outcome, emit, f"the cache is unavailable, so this "
                                    f"counts as a miss: {err.describe()}")
-            emit(Event("match", {"match": outcome.match}))
+            emit(Event(EventKind.MATCH, {"match": outcome.match}))
             self._choose_code(request, outcome, emit)
             if request.dry_run:
-                outcome.status = "dry_run"
+                outcome.status = TaskStatus.DRY_RUN
                 return outcome
             self._run_and_repair(request, outcome, emit)
             if outcome.ok and request.save:
@@ -274,21 +135,20 @@ class Pipeline:
             elif not outcome.ok and outcome.origin in ("exact", "slot"):
                 self._record_use(outcome, success=False)
         except ModelRequiredError as err:
-            outcome.status, outcome.error = "needs_model", err
-            emit(Event("error", {"error": err}))
+            outcome.status, outcome.error = TaskStatus.NEEDS_MODEL, err
+            emit(Event(EventKind.ERROR, {"error": err}))
         except AdaptationError as err:
-            outcome.status, outcome.error = "model_error", err
-            emit(Event("error", {"error": err}))
+            outcome.status, outcome.error = TaskStatus.MODEL_ERROR, err
+            emit(Event(EventKind.ERROR, {"error": err}))
         except KeyboardInterrupt:
-            outcome.status = "cancelled"
+            outcome.status = TaskStatus.CANCELLED
             raise
         finally:
             outcome.timings["total"] = time.perf_counter() - started
             self._log(outcome)
         return outcome
 
-    def _choose_code(self, request: TaskRequest, outcome: TaskOutcome,
-                     emit: Callable[[Event], None]) -> None:
+    def _choose_code(self, request: TaskRequest, outcome: TaskOutcome, emit: Emit) -> None:
         match = outcome.match
         assert match is not None
         if match.served:
@@ -300,13 +160,9 @@ class Pipeline:
             if request.inputs and not request.dry_run:
                 # Before paying for a model call, make sure the inputs can be sent at all
                 # (served code skips this: the runner reports the same error, pickling once).
-                from .transfer import unpicklable
+                from .run import check_sendable
 
-                refused = unpicklable(request.inputs)
-                if refused:
-                    raise TransferError(
-                        "cannot send " + "; ".join(f"{k} ({v})" for k, v in refused.items())
-                        + " into the isolated kernel")
+                check_sendable(request.inputs)
             reference = match.reference
             stage = "adapting" if reference is not None else "generating"
             with _stage(emit, outcome, stage):
@@ -321,16 +177,16 @@ class Pipeline:
             outcome.adaptations.append(adaptation)
             outcome.code = adaptation.code
             outcome.origin = "adapted" if reference is not None else "generated"
-        emit(Event("code", {"code": outcome.code, "origin": outcome.origin}))
+        emit(Event(EventKind.CODE, {"code": outcome.code, "origin": outcome.origin}))
 
-    def _context(self, match: Match) -> Any:
-        from .adapter import CodeContext
+    @staticmethod
+    def _context(match: Match) -> CodeContext:
+        from .model import CodeContext
 
         libraries = sorted(set(match.snippet.libraries if match.snippet else []))
         return CodeContext(input_schema=dict(match.analysis.input_schema), libraries=libraries)
 
-    def _run_and_repair(self, request: TaskRequest, outcome: TaskOutcome,
-                        emit: Callable[[Event], None]) -> None:
+    def _run_and_repair(self, request: TaskRequest, outcome: TaskOutcome, emit: Emit) -> None:
         runner = self.runner(request.kernel)
         budget = self.config.max_repairs if request.max_repairs is None else request.max_repairs
         while True:
@@ -340,21 +196,21 @@ class Pipeline:
                 result = runner.run(
                     outcome.code, timeout=request.timeout, inputs=request.inputs,
                     outputs=request.outputs, cwd=os.getcwd(),
-                    on_output=lambda output: emit(Event("output", {"output": output})))
+                    on_output=lambda output: emit(Event(EventKind.OUTPUT, {"output": output})))
             outcome.run = result
-            emit(Event("run", {"result": result}))
+            emit(Event(EventKind.RUN, {"result": result}))
             if result.truncated:
                 self._warn(outcome, emit, f"the output was cut at SemCache.output_limit "
                            f"({self.config.output_limit:,} bytes); {result.dropped_bytes:,} "
                            "bytes were dropped")
-            outcome.status = result.status
+            outcome.status = TaskStatus(result.status)
             if result.ok or result.status == "cancelled":
                 return
             # A transfer error is about the inputs/outputs: new code would not help.
             transfer = (result.error or {}).get("ename") == "TransferError"
             if transfer or outcome.repairs >= budget or not request.allow_model:
                 outcome.error = _run_error(result)
-                emit(Event("error", {"error": outcome.error}))
+                emit(Event(EventKind.ERROR, {"error": outcome.error}))
                 return
             outcome.repairs += 1
             match = outcome.match
@@ -365,10 +221,9 @@ class Pipeline:
                     context=self._context(match), on_text=_text_relay(emit))
             outcome.adaptations.append(repair)
             outcome.code, outcome.origin = repair.code, "repaired"
-            emit(Event("code", {"code": outcome.code, "origin": outcome.origin}))
+            emit(Event(EventKind.CODE, {"code": outcome.code, "origin": outcome.origin}))
 
-    def save(self, outcome: TaskOutcome,
-             emit: Callable[[Event], None] | None = None) -> Snippet | None:
+    def save(self, outcome: TaskOutcome, emit: Emit | None = None) -> Snippet | None:
         """Save a successful outcome (also the widget's "save" after ``--no-save``)."""
         if not outcome.ok or outcome.code is None or outcome.match is None:
             return None
@@ -384,20 +239,22 @@ class Pipeline:
                 parent = match.snippet.id if match.snippet is not None and (
                     outcome.origin != "generated") else ""
                 models = [a.model for a in outcome.adaptations]
-                result = self.cache.save(
-                    request.task, outcome.code, source=outcome.source,
-                    namespace=request.namespace, input_schema=match.analysis.input_schema,
-                    parent_id=parent, model=models[-1] if models else "",
-                    kernel=request.kernel or self.config.kernel_name, successes=1)
+                options = SaveOptions(
+                    source=outcome.source, namespace=request.namespace,
+                    input_schema=match.analysis.input_schema, parent_id=parent,
+                    model=models[-1] if models else "",
+                    kernel=request.kernel or self.config.kernel_name)
+                result = self.cache.save(request.task, outcome.code, options, successes=1,
+                                         vector=match.vector)
                 saved, created = result.snippet, result.created
         outcome.saved = saved
-        emit(Event("saved", {"snippet": saved, "created": created}))
+        emit(Event(EventKind.SAVED, {"snippet": saved, "created": created}))
         return saved
 
     @staticmethod
-    def _warn(outcome: TaskOutcome, emit: Callable[[Event], None], message: str) -> None:
+    def _warn(outcome: TaskOutcome, emit: Emit, message: str) -> None:
         outcome.warnings.append(message)
-        emit(Event("warning", {"message": message}))
+        emit(Event(EventKind.WARNING, {"message": message}))
 
     def _record_use(self, outcome: TaskOutcome, *, success: bool) -> None:
         if outcome.match is not None and outcome.match.snippet is not None:
@@ -407,69 +264,38 @@ class Pipeline:
 
     def _log(self, outcome: TaskOutcome) -> None:
         """Append the run to the run log; a failing log never fails the task."""
-        match = outcome.match
-        totals = outcome.usage_totals()
-        snippet = match.snippet if match is not None and match.tier != "miss" else None
-        row = {
-            "run_id": outcome.run_id, "task": outcome.request.task,
-            "namespace": match.namespace if match is not None and match.namespace else "",
-            "tier": "refresh" if outcome.request.refresh else outcome.tier,
-            "score": match.score if match is not None else 0.0,
-            "snippet_id": snippet.id if snippet is not None and match is not None
-            and match.served else "",
-            "reference_id": match.reference.id if match is not None and match.reference
-            else "",
-            "saved_id": outcome.saved.id if outcome.saved else "",
-            "model": ",".join(sorted({a.model for a in outcome.adaptations})),
-            "model_calls": outcome.model_calls,
-            "input_tokens": totals["input_tokens"], "output_tokens": totals["output_tokens"],
-            "cache_read_tokens": totals["cache_read_tokens"],
-            "cache_write_tokens": totals["cache_write_tokens"],
-            "cost_usd": totals["cost_usd"],
-            "saved_cost_usd": self._avoided_cost(outcome),
-            "timings": outcome.timings, "total_s": outcome.timings.get("total", 0.0),
-            "outcome": outcome.status,
-            "error": outcome.error.describe() if outcome.error else "",
-            "repairs": outcome.repairs, "face": outcome.request.face,
-        }
+        avoided = 0.0
+        if outcome.origin in ("exact", "slot") and outcome.code:
+            from .model import avoided_cost
+
+            avoided = avoided_cost(outcome.request.model or self.config.model,
+                                   outcome.request.task, outcome.code, dict(self.config.prices))
         # The run log is statistics: never let it cost the user their result.
         with contextlib.suppress(SemcacheError):
-            self.cache.record_run(row)
-
-    def _avoided_cost(self, outcome: TaskOutcome) -> float:
-        """Estimated cost of the model call an exact/slot hit avoided."""
-        if outcome.origin not in ("exact", "slot") or not outcome.code:
-            return 0.0
-        from .adapter import Usage, estimate_cost
-        from .prompts import SYSTEM_PROMPT
-
-        # An adapt request carries the system prompt, task and reference, and returns the code.
-        chars_in = len(SYSTEM_PROMPT) + 2 * len(outcome.request.task) + len(outcome.code) + 800
-        usage = Usage(input_tokens=chars_in // 4, output_tokens=len(outcome.code) // 4 + 20)
-        model = outcome.request.model or self.config.model
-        return estimate_cost(model, usage, dict(self.config.prices))
+            self.cache.log_run(outcome, avoided_cost=avoided)
 
 
 class _stage:
     """Time a stage into ``outcome.timings`` and emit started/finished events."""
 
-    def __init__(self, emit: Callable[[Event], None], outcome: TaskOutcome, name: str,
+    def __init__(self, emit: Emit, outcome: TaskOutcome, name: str,
                  key: str | None = None) -> None:
         self.emit, self.outcome, self.name, self.key = emit, outcome, name, key or name
 
     def __enter__(self) -> None:
         self.started = time.perf_counter()
-        self.emit(Event("stage", {"stage": self.name, "state": "started"}))
+        self.emit(Event(EventKind.STAGE, {"stage": self.name, "state": "started"}))
 
     def __exit__(self, *exc: object) -> None:
         seconds = time.perf_counter() - self.started
         self.outcome.timings[self.key] = self.outcome.timings.get(self.key, 0.0) + seconds
         state = "finished" if exc[0] is None else "failed"
-        self.emit(Event("stage", {"stage": self.name, "state": state, "seconds": seconds}))
+        self.emit(Event(EventKind.STAGE, {"stage": self.name, "state": state,
+                                          "seconds": seconds}))
 
 
-def _text_relay(emit: Callable[[Event], None]) -> Callable[[str], None]:
-    return lambda chunk: emit(Event("model_text", {"text": chunk}))
+def _text_relay(emit: Emit) -> Callable[[str], None]:
+    return lambda chunk: emit(Event(EventKind.MODEL_TEXT, {"text": chunk}))
 
 
 def _error_text(result: RunResult) -> str:
@@ -486,3 +312,4 @@ def _run_error(result: RunResult) -> SemcacheError:
     except SemcacheError as err:
         return err
     return SemcacheError(result.message or f"the run ended with status {result.status}")
+

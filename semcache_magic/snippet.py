@@ -1,16 +1,22 @@
-"""The nouns of the cache: a stored :class:`Snippet` and a lookup :class:`Match`."""
+"""The nouns every stage shares.
+
+* :class:`Snippet` -- one stored piece of code and what it is for;
+* :class:`SaveOptions` -- the provenance a save records with it;
+* :class:`Match` -- what a lookup found for a task (tier, score, reference, code);
+* :class:`RunRecord` -- one row of the run log.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 from typing import Literal as TypingLiteral
 
 from .task import Literal, TaskAnalysis
 
-__all__ = ["SOURCES", "TIERS", "Match", "Snippet", "Tier"]
+__all__ = ["SOURCES", "TIERS", "Match", "RunRecord", "SaveOptions", "Snippet", "Tier"]
 
 Tier = TypingLiteral["exact", "slot", "semantic", "miss"]
 TIERS: tuple[str, ...] = ("exact", "slot", "semantic", "miss")
@@ -81,6 +87,24 @@ class Snippet:
         return cls(**values)
 
 
+@dataclass(frozen=True)
+class SaveOptions:
+    """What a save records besides the task and the code.
+
+    ``namespace`` ``None`` is the configured save namespace; ``source`` is one of
+    :data:`SOURCES`; ``parent_id`` the snippet this code was derived from.
+    """
+
+    source: str = "manual"
+    namespace: str | None = None
+    input_schema: Mapping[str, str] | None = None
+    parent_id: str = ""
+    model: str = ""
+    kernel: str = ""
+    tags: tuple[str, ...] | list[str] = ()
+    language: str = "python"
+
+
 @dataclass
 class Match:
     """The outcome of a lookup.
@@ -88,7 +112,7 @@ class Match:
     ``tier`` is ``exact`` or ``slot`` (``code`` is runnable as is, no model call),
     ``semantic`` (``snippet`` is a *reference* for the model to adapt; ``code`` is
     ``None``) or ``miss``. ``score`` is the blended score of ``snippet`` and
-    ``score_parts`` its components (see :func:`semcache_magic.lookup.blend_score`).
+    ``score_parts`` its components (see :func:`semcache_magic.cache.blend_score`).
     On a miss, ``snippet`` may still hold the best candidate below the threshold.
     """
 
@@ -100,6 +124,8 @@ class Match:
     code: str | None = None
     substitutions: list[tuple[str, str]] = field(default_factory=list)
     namespace: str = ""
+    #: The task's embedding when the lookup computed one (a save reuses it).
+    vector: Any = None
 
     @property
     def served(self) -> bool:
@@ -125,3 +151,39 @@ class Match:
             "substitutions": [list(pair) for pair in self.substitutions],
             "namespace": self.namespace or None,
         }
+
+
+@dataclass
+class RunRecord:
+    """One row of the run log: what a task cost, how it was answered and how it ended.
+
+    Built by :meth:`semcache_magic.cache.SnippetCache.log_run`; ``at`` is seconds
+    since the epoch; ``timings`` maps stage names to seconds.
+    """
+
+    run_id: str
+    task: str
+    at: float = 0.0
+    namespace: str = ""
+    tier: str = "miss"  # exact | slot | semantic | miss | refresh
+    score: float = 0.0
+    snippet_id: str = ""  # the snippet served without the model
+    reference_id: str = ""  # the snippet the model adapted
+    saved_id: str = ""
+    model: str = ""
+    model_calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    cost_usd: float = 0.0
+    saved_cost_usd: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+    total_s: float = 0.0
+    outcome: str = ""  # a TaskStatus value
+    error: str = ""
+    repairs: int = 0
+    face: str = ""  # magic | cli | server
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}

@@ -78,7 +78,7 @@ def fast_cache(store_uri):
 @pytest.fixture(scope="session")
 def real_embedder():
     """The real bundled all-MiniLM-L6-v2 (loaded once per test session)."""
-    from semcache_magic.embedder import get_embedder
+    from semcache_magic.cache import get_embedder
 
     embedder = get_embedder("")
     embedder.embed_one("warm up")

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:  # imported in the fixture: collecting other tests needs no jupyter_client
-    from semcache_magic.kernel import KernelRunner
+    from semcache_magic.run import KernelRunner
 
 __all__ = ["kernel_processes", "pid_alive", "settled", "wait_until"]
 
@@ -73,7 +73,7 @@ def settled(runner: KernelRunner) -> bool:
 def kernel_runner() -> Iterator[KernelRunner]:
     """One warm runner for the session; on teardown its kernels must all be gone."""
     from semcache_magic.config import SemCache
-    from semcache_magic.kernel import KernelRunner
+    from semcache_magic.run import KernelRunner
 
     runner = KernelRunner(SemCache(), pool_size=1, run_timeout=60.0, kernel_idle_timeout=0)
     runner.warm()

@@ -10,8 +10,8 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
 from semcache_magic.cache import SnippetCache
-from semcache_magic.magics import SemcacheMagics
-from semcache_magic.model_server import ModelServer
+from semcache_magic.demo import ModelServer
+from semcache_magic.notebook import SemcacheMagics
 from semcache_magic.pipeline import Pipeline
 
 __all__ = ["cache_of", "magic", "magics_of"]

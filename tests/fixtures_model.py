@@ -16,9 +16,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from semcache_magic.adapter import ClaudeAdapter
 from semcache_magic.config import SemCache
-from semcache_magic.model_server import ModelServer
+from semcache_magic.demo import ModelServer
+from semcache_magic.model import ClaudeAdapter
 
 TEST_API_KEY = "sk-ant-test-local"
 

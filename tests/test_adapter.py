@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 from fixtures_model import TEST_API_KEY
 
-from semcache_magic import prompts
-from semcache_magic.adapter import Adaptation, ClaudeAdapter, CodeContext, Usage, estimate_cost
 from semcache_magic.config import DEFAULT_PRICES, SemCache
+from semcache_magic.demo import ModelServer, Reply
 from semcache_magic.errors import (
     AdaptationError,
     ConfigurationError,
@@ -27,7 +26,8 @@ from semcache_magic.errors import (
     ModelServerError,
     ModelTimeoutError,
 )
-from semcache_magic.model_server import ModelServer, Reply
+from semcache_magic.model import Adaptation, ClaudeAdapter, CodeContext, Usage, estimate_cost
+from semcache_magic.model import _prompts as prompts
 from semcache_magic.snippet import Snippet
 from semcache_magic.task import analyse_task
 
@@ -435,8 +435,8 @@ def test_adaptation_to_json_round_trips_plain_data():
 def test_importing_the_adapter_does_not_import_anthropic():
     code = (
         "import sys\n"
-        "import semcache_magic.adapter, semcache_magic.prompts, semcache_magic.model_server\n"
-        "from semcache_magic.adapter import ClaudeAdapter\n"
+        "import semcache_magic.model, semcache_magic.demo\n"
+        "from semcache_magic.model import ClaudeAdapter\n"
         "ClaudeAdapter()\n"
         "print('anthropic' in sys.modules, 'httpx2' in sys.modules)\n"
     )

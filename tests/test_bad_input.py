@@ -11,8 +11,8 @@ from fixtures_magic import cache_of, magic, magics_of
 from IPython.core.error import UsageError
 
 from semcache_magic.cli import main
+from semcache_magic.demo import ModelServer
 from semcache_magic.errors import TransferError
-from semcache_magic.model_server import ModelServer
 
 pytestmark = pytest.mark.slow
 

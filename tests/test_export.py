@@ -13,8 +13,8 @@ import pytest
 
 from semcache_magic.cache import SnippetCache
 from semcache_magic.cli import main
-from semcache_magic.export import (
-    ExportConflictError,
+from semcache_magic.errors import ExportConflictError
+from semcache_magic.share import (
     export_snippets,
     render_module,
     render_notebook,
@@ -260,7 +260,7 @@ def test_display_calls_work_in_plain_python(fast_cache, tmp_path) -> None:  # ty
     import subprocess
     import sys
 
-    from semcache_magic.export import export_snippets
+    from semcache_magic.share import export_snippets
 
     fast_cache.save("Show a total", "total = 2 + 3\ndisplay(total)\n")
     (path,) = export_snippets(fast_cache, tmp_path / "out")

@@ -19,6 +19,7 @@ import pytest
 from conftest import read_only
 from fixtures_magic import cache_of, magic, magics_of
 
+from semcache_magic.demo import ModelServer, Reply
 from semcache_magic.errors import (
     KernelDiedError,
     MalformedAnswerError,
@@ -27,7 +28,6 @@ from semcache_magic.errors import (
     ModelServerError,
     ModelTimeoutError,
 )
-from semcache_magic.model_server import ModelServer, Reply
 
 pytestmark = pytest.mark.slow
 
@@ -48,7 +48,7 @@ def test_kernel_killed_mid_run(ip: Any, capsys: pytest.CaptureFixture[str]) -> N
             os.kill(int(output["text"].strip()), signal.SIGKILL)
 
     pipeline = magics_of(ip).pipeline
-    from semcache_magic.pipeline import TaskRequest
+    from semcache_magic.outcome import TaskRequest
 
     outcome = pipeline.run(TaskRequest("Report my pid and wait", max_repairs=0),
                            on_event=kill_on_pid)

@@ -12,8 +12,8 @@ from nbformat import v4
 
 from semcache_magic.cache import SnippetCache
 from semcache_magic.cli import main
-from semcache_magic.export import export_snippets
-from semcache_magic.harvest import HarvestError, harvest_file, import_files
+from semcache_magic.errors import HarvestError
+from semcache_magic.share import export_snippets, harvest_file, import_files
 
 SECRET = "sk-ant-api03-abcdefghijklmnopqrstuvwxyz0123"
 REVERSE = "Reverse the string 'notebook' and print it"

@@ -1,4 +1,4 @@
-"""The isolated kernel runner, with real ipykernel processes (semcache_magic.kernel).
+"""The isolated kernel runner, with real ipykernel processes (semcache_magic.run).
 
 Most tests share the session ``kernel_runner`` (fixtures_kernel.py); the life-cycle
 tests (shutdown, idle timeout, interpreter exit) make their own runners and check
@@ -36,7 +36,7 @@ from semcache_magic.errors import (
     RunTimeoutError,
     TransferError,
 )
-from semcache_magic.kernel import KernelRunner, RunResult
+from semcache_magic.run import KernelRunner, RunResult
 
 pytestmark = pytest.mark.slow
 
@@ -356,7 +356,7 @@ def test_shutdown_during_a_run_answers_cancelled(no_new_kernels: Any) -> None:
 
 SCRIPT = """\
 import sys, time
-from semcache_magic.kernel import get_runner
+from semcache_magic.run import get_runner
 runner = get_runner()
 assert runner.run("x = 1").ok
 runner.warm()

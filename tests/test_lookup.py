@@ -7,8 +7,7 @@ import sys
 
 import pytest
 
-from semcache_magic.cache import SnippetCache
-from semcache_magic.lookup import NEUTRAL_QUALITY, blend_score, quality
+from semcache_magic.cache import NEUTRAL_QUALITY, SnippetCache, blend_score, quality
 
 pytestmark = pytest.mark.slow
 

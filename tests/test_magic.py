@@ -14,14 +14,14 @@ import pytest
 from fixtures_magic import cache_of, magic
 from IPython.core.error import UsageError
 
+from semcache_magic.demo import ModelServer
 from semcache_magic.errors import (
     CodeError,
     KernelStartError,
     ModelRequiredError,
     RunTimeoutError,
 )
-from semcache_magic.magics import SemcacheMagics
-from semcache_magic.model_server import ModelServer
+from semcache_magic.notebook import SemcacheMagics
 
 pytestmark = pytest.mark.slow
 
@@ -244,7 +244,7 @@ def test_semcache_line_magic(ip: Any, capsys: pytest.CaptureFixture[str]) -> Non
 
 
 def test_widget_view_renders_and_its_buttons_work(ip: Any, model_env: ModelServer) -> None:
-    from semcache_magic.widget import TaskWidget
+    from semcache_magic.view import TaskWidget
 
     ip.run_line_magic("config", "SemCache.ui = 'widget'")
     cache_of(ip).save(FIB_TASK, FIB)

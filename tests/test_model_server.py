@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from semcache_magic.model_server import ModelServer, Reply, default_reply, substitute_literals
+from semcache_magic.demo import ModelServer, Reply, default_reply, substitute_literals
 from semcache_magic.task import analyse_task
 
 REPO = Path(__file__).resolve().parents[1]
@@ -209,7 +209,7 @@ def test_cli_prints_its_url_and_serves(tmp_path):
     answers = tmp_path / "answers.json"
     answers.write_text(json.dumps({"Print 42": "print(42)"}))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "semcache_magic.model_server", "--answers", str(answers)],
+        [sys.executable, "-m", "semcache_magic.demo.model_server", "--answers", str(answers)],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:

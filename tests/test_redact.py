@@ -6,7 +6,7 @@ import ast
 
 import pytest
 
-from semcache_magic.redact import PLACEHOLDER, redact
+from semcache_magic.task import PLACEHOLDER, redact
 
 SECRETS = [
     ('client = Anthropic(api_key="sk-ant-api03-abcdefghijklmnopqrstuvwxyz012345")',

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from semcache_magic.cache import percentile, run_stats
 from semcache_magic.cli import main
-from semcache_magic.model_server import ModelServer
-from semcache_magic.stats import percentile, run_stats
+from semcache_magic.demo import ModelServer
 
 pytestmark = pytest.mark.slow
 

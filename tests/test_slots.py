@@ -10,8 +10,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from semcache_magic.slots import substitute
-from semcache_magic.task import Literal, analyse_task
+from semcache_magic.task import Literal, analyse_task, substitute
 
 
 def sub(seed: str, code: str, task: str) -> str | None:

@@ -15,6 +15,8 @@ from semcache_magic.errors import (
     StoreSchemaError,
     StoreUnavailableError,
 )
+from semcache_magic.outcome import TaskOutcome, TaskRequest, TaskStatus
+from semcache_magic.snippet import Match
 
 
 def test_save_then_exact_lookup(fast_cache: SnippetCache) -> None:
@@ -131,8 +133,10 @@ def test_a_store_made_by_another_embedder_is_refused(store_uri: str) -> None:
 
 
 def test_run_log_round_trip(fast_cache: SnippetCache) -> None:
-    fast_cache.record_run({"task": "use password hunter22 please", "tier": "exact",
-                           "timings": {"lookup": 0.01}, "outcome": "ok"})
+    task = "use password hunter22 please"
+    match = Match(tier="exact", analysis=fast_cache.analyse(task))
+    fast_cache.log_run(TaskOutcome(status=TaskStatus.OK, request=TaskRequest(task=task),
+                                   match=match, timings={"lookup": 0.01}))
     runs = fast_cache.store.runs()
     assert len(runs) == 1 and runs[0]["tier"] == "exact"
     assert runs[0]["timings"] == {"lookup": 0.01}

@@ -22,7 +22,7 @@ from semcache_magic.cache import SnippetCache
 from semcache_magic.cli import main
 from semcache_magic.config import SemCache, personal_namespace
 from semcache_magic.errors import ConfigurationError, SnippetNotFoundError
-from semcache_magic.export import promote_snippet
+from semcache_magic.share import promote_snippet
 
 PER_CLIENT = 200
 

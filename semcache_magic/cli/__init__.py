@@ -34,16 +34,27 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NEEDS_MODEL, EXIT_INTERRUPTED = 0, 1, 2, 3
 
 
 class CliContext:
-    """What every handler gets: the configuration and, on demand, the cache."""
+    """What every handler gets: the configuration and, on demand, the cache.
 
-    def __init__(self, args: argparse.Namespace) -> None:
+    The CLI builds one from the environment; ``%semcache`` hands in the notebook's
+    configuration and cache, so both faces run the same handlers on the same store.
+    """
+
+    def __init__(self, args: argparse.Namespace, *, config: SemCache | None = None,
+                 cache: SnippetCache | None = None) -> None:
         self.args = args
-        self.config = SemCache().apply_env()
-        self.config.apply(store=args.store, namespace=args.namespace)
-        if args.namespace:  # an explicit namespace is searched alone, like the magic's option
-            self.config.search_namespaces = [args.namespace]
-        self.json = bool(args.json)
-        self._cache: SnippetCache | None = None
+        store, namespace = getattr(args, "store", None), getattr(args, "namespace", None)
+        if config is None:
+            config = SemCache().apply_env()
+        elif store or namespace:  # options of this command only: the session keeps its own
+            config, cache = config.derive(), None
+        self.config = config
+        self.config.apply(store=store, namespace=namespace)
+        if namespace:  # an explicit namespace is searched alone, like the magic's option
+            self.config.search_namespaces = [namespace]
+        self.json = bool(getattr(args, "json", False))
+        self._owns_cache = cache is None
+        self._cache: SnippetCache | None = cache
 
     @property
     def cache(self) -> SnippetCache:
@@ -63,7 +74,7 @@ class CliContext:
             print(data, flush=True)
 
     def close(self) -> None:
-        if self._cache is not None:
+        if self._cache is not None and self._owns_cache:
             self._cache.close()
 
 
@@ -87,22 +98,48 @@ def _common_options(*, suppress: bool) -> argparse.ArgumentParser:
     return parent
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="semcache",
+def build_parser(
+    prog: str = "semcache", *, commands: Sequence[str] | None = None,
+    parser_class: type[argparse.ArgumentParser] = argparse.ArgumentParser,
+) -> argparse.ArgumentParser:
+    """The argument parser; ``commands`` keeps only those subcommands (``%semcache``)."""
+    parser = parser_class(
+        prog=prog,
         description="Semantic cache of notebook code written by Claude.",
         parents=[_common_options(suppress=False)],
     )
-    from .. import __version__
-
-    parser.add_argument("--version", action="version", version=f"semcache {__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"semcache {_version()}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND",
+                                       parser_class=parser_class)
     subparsers.required = True
     common = _common_options(suppress=True)
+    target: Any = subparsers if commands is None else _Only(subparsers, commands)
     for name in COMMAND_MODULES:
         module = importlib.import_module(f"{__name__}.{name}")
-        module.register(subparsers, common)
+        module.register(target, common)
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("semcache-magic")
+    except PackageNotFoundError:  # a source checkout that was never installed
+        return "unknown"
+
+
+class _Only:
+    """Subparsers that take only some commands; the others are built and dropped."""
+
+    def __init__(self, subparsers: Any, names: Sequence[str]) -> None:
+        self.subparsers, self.names = subparsers, set(names)
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        if name in self.names or self.names & set(kwargs.get("aliases", ())):
+            parser: argparse.ArgumentParser = self.subparsers.add_parser(name, **kwargs)
+            return parser
+        return argparse.ArgumentParser(add_help=False)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigurationError
-from ..text_view import print_output
+from ..options import check_seconds
+from ..view import print_output
 
 __all__ = ["register"]
 
@@ -46,15 +47,14 @@ def run_file(args: argparse.Namespace, ctx: Any) -> int:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise ConfigurationError(f"cannot read {args.file}: {reason}",
                                  hint="pass a readable UTF-8 Python file") from exc
-    if args.timeout is not None and args.timeout <= 0:
-        raise ConfigurationError(f"--timeout must be > 0, got {args.timeout:g}")
+    timeout = check_seconds(args.timeout, "--timeout")
 
-    from ..kernel import KernelRunner  # jupyter_client only when a command needs it
+    from ..run import KernelRunner  # jupyter_client only when a command needs it
 
     # One run: a warm pool would only start a kernel nobody uses.
     runner = KernelRunner(ctx.config, pool_size=0)
     try:
-        result = runner.run(code, timeout=args.timeout,
+        result = runner.run(code, timeout=timeout,
                             on_output=None if ctx.json else print_output)
     finally:
         runner.shutdown()

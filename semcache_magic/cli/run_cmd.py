@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigurationError
+from ..options import check_count, check_names, check_score, check_seconds
 
 if TYPE_CHECKING:
     from . import CliContext
@@ -63,20 +64,21 @@ def _inputs(path: str | None) -> dict[str, Any]:
 
 
 def cmd_run(args: argparse.Namespace, ctx: CliContext) -> int:
-    from ..pipeline import Pipeline, TaskRequest
-    from ..text_view import TextView, print_output
+    from ..outcome import TaskRequest
+    from ..pipeline import Pipeline
+    from ..view import TextView, print_output
 
-    outputs = [n.strip() for n in (args.out or "").split(",") if n.strip()]
-    if any(not n.isidentifier() for n in outputs):
-        raise ConfigurationError("--out takes variable names separated by commas")
     request = TaskRequest(
-        task=args.task, threshold=args.threshold, refresh=args.refresh, save=not args.no_save,
-        dry_run=args.dry_run, timeout=args.timeout, inputs=_inputs(args.in_json),
-        outputs=outputs, kernel=args.kernel, model=args.model, max_repairs=args.max_repairs,
+        task=args.task, threshold=check_score(args.threshold, "--threshold"),
+        refresh=args.refresh, save=not args.no_save, dry_run=args.dry_run,
+        timeout=check_seconds(args.timeout, "--timeout"), inputs=_inputs(args.in_json),
+        outputs=check_names(args.out, "--out"), kernel=args.kernel, model=args.model,
+        max_repairs=check_count(args.max_repairs, "--max-repairs", high=20),
         allow_model=not args.no_model, face="cli",
     )
     pipeline = Pipeline(ctx.config, cache=ctx.cache)
-    view = None if ctx.json else TextView(sys.stderr, show_code=args.dry_run)
+    view = None if ctx.json else TextView(sys.stderr, show_code=args.dry_run,
+                                          model_allowed=not args.no_model)
 
     def on_event(event: Any) -> None:
         if event.kind == "output" and not ctx.json:

@@ -6,7 +6,8 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigurationError
+from ..options import check_count
+from ..view import shorten
 
 if TYPE_CHECKING:
     from . import CliContext
@@ -56,10 +57,9 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_export(args: argparse.Namespace, ctx: CliContext) -> int:
-    from ..export import export_snippets
+    from ..share import export_snippets
 
-    if args.limit is not None and args.limit < 1:
-        raise ConfigurationError("--limit must be at least 1")
+    check_count(args.limit, "--limit", low=1)
     # An explicit --namespace exports that namespace only, not the configured search list.
     paths = export_snippets(
         ctx.cache, args.to, ids=args.ids, query=args.query,
@@ -76,7 +76,7 @@ def cmd_export(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def cmd_import(args: argparse.Namespace, ctx: CliContext) -> int:
-    from ..harvest import import_files
+    from ..share import import_files
 
     report = import_files(ctx.cache, args.files, tags=args.tag, dry_run=args.dry_run)
     if ctx.json:
@@ -86,7 +86,7 @@ def cmd_import(args: argparse.Namespace, ctx: CliContext) -> int:
     for item in report.items:
         note = f"  (redacted: {', '.join(item.redacted)})" if item.redacted else ""
         label = {"new": verb, "exists": "already stored", "duplicate": "duplicate"}[item.status]
-        print(f"{label:<15} {item.snippet.id}  {item.cell.origin}: {_short(item.snippet.task)}"
+        print(f"{label:<15} {item.snippet.id}  {item.cell.origin}: {shorten(item.snippet.task)}"
               f"{note}")
     for skip in report.skipped:
         print(f"{'skipped':<15} {skip.origin}: {skip.reason}")
@@ -96,7 +96,7 @@ def cmd_import(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def cmd_promote(args: argparse.Namespace, ctx: CliContext) -> int:
-    from ..export import promote_snippet
+    from ..share import promote_snippet
 
     result = promote_snippet(ctx.cache, args.id, args.to)
     s = result.snippet
@@ -105,8 +105,3 @@ def cmd_promote(args: argparse.Namespace, ctx: CliContext) -> int:
              text=(f"{s.id}: promoted to {s.namespace} (from {s.parent_id})" if result.created
                    else f"{s.id}: already in {s.namespace}"))
     return 0
-
-
-def _short(text: str, width: int = 60) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= width else flat[: width - 1] + "…"

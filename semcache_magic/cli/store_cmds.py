@@ -6,15 +6,15 @@ import argparse
 import datetime as dt
 import json
 import sys
-import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigurationError, TaskError
-from ..textfile import read_text
+from ..options import check_count, check_score
+from ..share import read_text
+from ..view import shorten, snippet_line
 
 if TYPE_CHECKING:
-    from ..snippet import Snippet
     from . import CliContext
 
 
@@ -46,7 +46,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_lookup)
 
     p = subparsers.add_parser("search", parents=[common], help="hybrid search of snippets")
-    p.add_argument("text")
+    p.add_argument("text", nargs="+", help="what to search for (several words are joined)")
     p.add_argument("--limit", type=int, default=10)
     p.set_defaults(handler=cmd_search)
 
@@ -61,7 +61,8 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--all-namespaces", action="store_true", help="every namespace in the store")
     p.set_defaults(handler=cmd_list)
 
-    p = subparsers.add_parser("delete", parents=[common], help="delete a snippet")
+    p = subparsers.add_parser("delete", parents=[common], aliases=["forget"],
+                              help="delete a snippet")
     p.add_argument("id")
     p.set_defaults(handler=cmd_delete)
 
@@ -100,24 +101,6 @@ def _jsonl(path: str) -> Iterator[tuple[int, dict[str, Any]]]:
         if not isinstance(item, dict):
             raise ConfigurationError(f"{path}:{number}: expected a JSON object")
         yield number, item
-
-
-def _age(epoch: float) -> str:
-    seconds = max(0.0, time.time() - epoch)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{int(seconds // size)}{unit}"
-    return f"{int(seconds)}s"
-
-
-def _one_line(text: str, width: int) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= width else flat[: width - 1] + "…"
-
-
-def _snippet_line(s: Snippet) -> str:
-    return (f"{s.id}  {s.namespace:<18} {s.source:<9} uses {s.use_count:<3} "
-            f"{_age(s.updated_at or s.created_at):>4}  {_one_line(s.task, 60)}")
 
 
 # -- handlers ----------------------------------------------------------------------------
@@ -159,7 +142,8 @@ def cmd_add(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def _lookup_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    return {"threshold": args.threshold, "top_k": args.top_k}
+    return {"threshold": check_score(args.threshold, "--threshold"),
+            "top_k": check_count(args.top_k, "--top-k", low=1, high=1000)}
 
 
 def cmd_lookup(args: argparse.Namespace, ctx: CliContext) -> int:
@@ -198,14 +182,15 @@ def cmd_lookup(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def cmd_search(args: argparse.Namespace, ctx: CliContext) -> int:
-    hits = ctx.cache.search(args.text, limit=max(1, args.limit))
+    limit = check_count(args.limit, "--limit", low=1) or 10
+    hits = ctx.cache.search(" ".join(args.text), limit=limit)
     if ctx.json:
         ctx.emit([{"score": round(h.score, 4), **h.snippet.to_dict()} for h in hits])
         return 0
     if not hits:
         print("no snippets found")
     for hit in hits:
-        print(f"{hit.score:.3f}  {_snippet_line(hit.snippet)}")
+        print(f"{hit.score:.3f}  {snippet_line(hit.snippet)}")
     return 0
 
 
@@ -227,21 +212,22 @@ def cmd_show(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def cmd_list(args: argparse.Namespace, ctx: CliContext) -> int:
-    snippets = ctx.cache.list_snippets(all_namespaces=args.all_namespaces, limit=max(0, args.limit),
-                              offset=max(0, args.offset), sort=args.sort)
+    snippets = ctx.cache.list_snippets(
+        all_namespaces=args.all_namespaces, limit=check_count(args.limit, "--limit") or 0,
+        offset=check_count(args.offset, "--offset") or 0, sort=args.sort)
     if ctx.json:
         ctx.emit([s.to_dict() for s in snippets])
         return 0
     if not snippets:
         print("no snippets yet (add one with `semcache add` or `%%cached_task`)")
     for s in snippets:
-        print(_snippet_line(s))
+        print(snippet_line(s))
     return 0
 
 
 def cmd_delete(args: argparse.Namespace, ctx: CliContext) -> int:
     s = ctx.cache.delete(args.id)
-    ctx.emit({"deleted": s.id}, text=f"deleted {s.id}: {_one_line(s.task, 70)}")
+    ctx.emit({"deleted": s.id}, text=f"deleted {s.id}: {shorten(s.task, 70)}")
     return 0
 
 
@@ -259,10 +245,10 @@ def cmd_tag(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def cmd_stats(args: argparse.Namespace, ctx: CliContext) -> int:
-    from ..stats import format_stats, run_stats
+    from ..cache import format_stats
 
     store = ctx.cache.stats()
-    runs = run_stats(ctx.cache.store.runs())
+    runs = ctx.cache.run_stats()
     ctx.emit({**store, "runs": runs}, text=format_stats(store, runs))
     return 0
 

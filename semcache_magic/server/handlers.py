@@ -23,7 +23,6 @@ Errors are JSON ``{"error": message, "hint": hint}``: 400 for a bad parameter or
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Any
 
 import tornado.web
@@ -40,7 +39,7 @@ from ..errors import (
     StoreUnavailableError,
     TaskError,
 )
-from ..export import render_script, safe_name
+from ..share import render_script, safe_name
 from ..snippet import Snippet
 from .service import CacheService
 
@@ -237,10 +236,10 @@ class NamespacesHandler(SemcacheHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
         cache = self.service.cache
-        stats: Mapping[str, Any] = await self.call(cache.stats)
+        stored = await self.call(cache.stored_namespaces)
         searched = await self.call(cache.namespaces)
         self.send_json({
-            "namespaces": sorted(stats["namespaces"]),
+            "namespaces": stored,
             "search": searched,
             "save": resolve_namespace(None, cache.config),
         })

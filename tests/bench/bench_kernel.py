@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from semcache_magic.kernel import KernelRunner
+from semcache_magic.run import KernelRunner
 
 CODE = "print(1)"
 

@@ -95,7 +95,7 @@ WORKLOAD: list[tuple[str, str, str, list[Any], Any]] = [
 def correct_program(body: dict[str, Any]) -> Any:
     """The fake model answers every workload task with the right program, so a wrong
     output served without the model can only be the cache's fault."""
-    from semcache_magic.model_server import RecordedRequest, Reply
+    from semcache_magic.demo import RecordedRequest, Reply
 
     task = RecordedRequest("POST", "/v1/messages", {}, body).section("task") or ""
     for pattern_task, code, paraphrase, _values in WORKLOAD:
@@ -131,7 +131,7 @@ def load_ext_times(runs: int = 7) -> list[float]:
 def main() -> int:
     from IPython.core.interactiveshell import InteractiveShell
 
-    from semcache_magic.model_server import ModelServer
+    from semcache_magic.demo import ModelServer
 
     load = load_ext_times()
     print(f"%load_ext semcache_magic: median {statistics.median(load) * 1000:.1f} ms "
@@ -181,7 +181,7 @@ def main() -> int:
           f"(target < +100 ms)")
 
     # -- 3. the 5-loop replay -------------------------------------------------------------
-    from semcache_magic.pipeline import TaskRequest
+    from semcache_magic.outcome import TaskRequest
 
     rng = random.Random(2026)
     asked: list[list[str]] = [[] for _ in WORKLOAD]

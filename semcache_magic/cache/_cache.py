@@ -1,0 +1,362 @@
+"""The snippet cache: one object the magic, CLI and server use for store work.
+
+It resolves namespaces, redacts secrets before anything is written, analyses
+tasks, embeds them (only when a tier needs it) and runs the tiered lookup.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..config import SemCache, resolve_namespace, search_namespaces
+from ..errors import ConfigurationError, TaskError
+from ..snippet import SOURCES, Match, RunRecord, SaveOptions, Snippet
+from ..store import SnippetStore, check_id
+from ..task import (
+    TaskAnalysis,
+    analyse_task,
+    clean_task_text,
+    imported_libraries,
+    redact,
+    redact_text,
+)
+from ._embedder import Embedder, get_embedder
+from ._lookup import lookup, rank_candidates
+from ._stats import run_stats
+
+if TYPE_CHECKING:
+    from ..outcome import TaskOutcome
+
+__all__ = ["SavedSnippet", "ScoredSnippet", "SnippetCache", "code_hash"]
+
+
+@dataclass
+class SavedSnippet:
+    """What :meth:`SnippetCache.save` did."""
+
+    snippet: Snippet
+    created: bool
+    redacted: list[str]
+
+
+@dataclass
+class ScoredSnippet:
+    """A search hit."""
+
+    snippet: Snippet
+    score: float
+    parts: dict[str, float]
+
+
+def code_hash(code: str) -> str:
+    """Hash of the code with trailing white space ignored."""
+    canonical = "\n".join(line.rstrip() for line in code.strip().splitlines())
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
+
+
+def _snippet_id(namespace: str, task_hash: str, code_digest: str) -> str:
+    return hashlib.sha256(f"{namespace}\0{task_hash}\0{code_digest}".encode()).hexdigest()[:16]
+
+
+class SnippetCache:
+    """Save, find and curate snippets under one configuration."""
+
+    def __init__(
+        self,
+        config: SemCache | None = None,
+        *,
+        embedder: Embedder | None = None,
+        store: SnippetStore | None = None,
+    ) -> None:
+        self.config = config or SemCache().apply_env()
+        self._embedder = embedder
+        self._store = store
+
+    # -- collaborators (created on first use) ------------------------------------------
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = get_embedder(self.config.embedding_model)
+        return self._embedder
+
+    @property
+    def store(self) -> SnippetStore:
+        if self._store is None:
+            self._store = SnippetStore(
+                self.config.store_uri,
+                embedder_name=self.config.embedding_model or "",
+                storage_options={str(k): str(v) for k, v in self.config.storage_options.items()},
+                optimize_every=self.config.optimize_every,
+                vector_index_min_rows=self.config.vector_index_min_rows,
+            )
+        return self._store
+
+    def _writable_store(self) -> SnippetStore:
+        store = self.store
+        if not store.dim:
+            store.dim = self.embedder.dim
+            store.embedder_name = self.embedder.name
+        return store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+    # -- analysis ------------------------------------------------------------------------
+
+    def analyse(
+        self,
+        task: str | bytes,
+        *,
+        input_schema: Mapping[str, str] | None = None,
+        language: str = "python",
+    ) -> TaskAnalysis:
+        """Redact and analyse a task (lookups and saves see the same text)."""
+        text = redact_text(clean_task_text(task, max_chars=self.config.max_task_chars))
+        return analyse_task(text, input_schema=input_schema, language=language,
+                            max_chars=self.config.max_task_chars)
+
+    def namespaces(self, namespace: str | None = None) -> list[str]:
+        """The namespaces a lookup searches (see :func:`config.search_namespaces`)."""
+        return search_namespaces(namespace, self.config)
+
+    # -- lookup ----------------------------------------------------------------------------
+
+    def lookup(
+        self,
+        task: str | bytes | TaskAnalysis,
+        *,
+        namespace: str | None = None,
+        input_schema: Mapping[str, str] | None = None,
+        threshold: float | None = None,
+        top_k: int | None = None,
+        use_slots: bool | None = None,
+    ) -> Match:
+        """Run the tiered lookup for ``task``."""
+        analysis = task if isinstance(task, TaskAnalysis) else self.analyse(
+            task, input_schema=input_schema)
+        # Not embedded speculatively beside the exact probe: on two cores torch then
+        # slows the probe, and exact hits are the path that must stay fastest.
+        return lookup(
+            analysis,
+            store=self.store,
+            namespaces=self.namespaces(namespace),
+            embed=self.embedder.embed_one,
+            threshold=self.config.threshold if threshold is None else threshold,
+            top_k=self.config.top_k if top_k is None else top_k,
+            use_slots=self.config.use_slots if use_slots is None else use_slots,
+            text_weight=self.config.text_weight,
+            quality_weight=self.config.quality_weight,
+        )
+
+    def search(
+        self, text: str, *, namespace: str | None = None, limit: int = 10
+    ) -> list[ScoredSnippet]:
+        """Hybrid (vector + full-text) search, best first, for browsing."""
+        analysis = self.analyse(text)
+        vector = self.embedder.embed_one(analysis.task)
+        namespaces = self.namespaces(namespace)
+        candidates = self.store.hybrid_search(vector, analysis.task, namespaces, limit)
+        ranked = rank_candidates(
+            analysis, candidates, text_weight=self.config.text_weight,
+            quality_weight=self.config.quality_weight,
+        )
+        return [ScoredSnippet(s, score, parts) for s, score, parts in ranked[:limit]]
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def prepare(
+        self, task: str, code: str, options: SaveOptions | None = None, **changes: Any,
+    ) -> tuple[Snippet, list[str]]:
+        """The snippet :meth:`save` would store (redacted, analysed, with its
+        content-derived id) and the kinds of secrets removed; writes and embeds nothing.
+
+        ``options`` (or keyword ``changes`` to it, e.g. ``source="imported"``) say
+        where the code comes from; see :class:`~semcache_magic.snippet.SaveOptions`.
+        """
+        opts = replace(options or SaveOptions(), **changes)
+        if opts.source not in SOURCES:
+            raise ConfigurationError(f"unknown source {opts.source!r}", hint=f"one of {SOURCES}")
+        if not isinstance(code, str) or not code.strip():
+            raise TaskError("the code is empty", hint="pass the code with --code or --code-file")
+        if opts.parent_id:
+            check_id(opts.parent_id)
+        task_redaction, code_redaction = redact(task), redact(code)
+        analysis = self.analyse(task_redaction.text, input_schema=opts.input_schema,
+                                language=opts.language)
+        ns = resolve_namespace(opts.namespace, self.config)
+        clean_code = code_redaction.text.strip("\n") + "\n"
+        digest = code_hash(clean_code)
+        task_hash = analysis.task_hash(ns)
+        snippet = Snippet(
+            id=_snippet_id(ns, task_hash, digest),
+            namespace=ns,
+            task=analysis.task,
+            task_norm=analysis.normalised,
+            template=analysis.template,
+            template_hash=analysis.template_hash,
+            task_hash=task_hash,
+            code=clean_code,
+            code_hash=digest,
+            literals=analysis.literals,
+            input_schema=dict(analysis.input_schema),
+            libraries=imported_libraries(clean_code),
+            source=opts.source,
+            parent_id=opts.parent_id or "",
+            model=opts.model or "",
+            language=opts.language,
+            kernel=opts.kernel or "",
+            tags=sorted({t.strip() for t in opts.tags if t and t.strip()}),
+            embedder=self.embedder.name,
+        )
+        return snippet, task_redaction.found + code_redaction.found
+
+    def existing_ids(self, ids: Sequence[str]) -> set[str]:
+        """Which of ``ids`` are stored (one query per 500 ids)."""
+        found: set[str] = set()
+        for start in range(0, len(ids), 500):
+            found.update(s.id for s in self.store.get_many(ids[start: start + 500]))
+        return found
+
+    def save(
+        self, task: str, code: str, options: SaveOptions | None = None, *,
+        successes: int = 0, vector: np.ndarray | None = None, **changes: Any,
+    ) -> SavedSnippet:
+        """Store ``code`` for ``task`` (secrets redacted). Saving the same code for the
+        same task again counts a use instead of adding a row.
+
+        ``vector`` is the embedding of ``task`` as :meth:`analyse` returns it, when the
+        caller already has one (a lookup's ``Match.vector``): the task is not embedded twice.
+        """
+        snippet, found = self.prepare(task, code, options, **changes)
+        if vector is None:
+            vector = self.embedder.embed_one(snippet.task)
+        stored, created = self._writable_store().upsert(snippet, vector, successes=successes)
+        return SavedSnippet(stored, created, found)
+
+    def save_many(
+        self, items: Sequence[Mapping[str, Any]], *, namespace: str | None = None,
+        source: str = "manual",
+    ) -> list[SavedSnippet]:
+        """Bulk save of ``{"task", "code", ...}`` mappings: one embedding batch, one append."""
+        prepared = []
+        for item in items:
+            snippet, found = self.prepare(
+                str(item.get("task", "")), str(item.get("code", "")), SaveOptions(
+                    source=str(item.get("source") or source),
+                    namespace=item.get("namespace") or namespace,
+                    input_schema=item.get("input_schema"),
+                    parent_id=str(item.get("parent_id", "")), model=str(item.get("model", "")),
+                    kernel=str(item.get("kernel", "")), tags=tuple(item.get("tags") or ()),
+                    language=str(item.get("language") or "python")))
+            prepared.append((snippet, found))
+        if not prepared:
+            return []
+        vectors = self.embedder.embed([s.task for s, _ in prepared])
+        stored = self._writable_store().add_many(
+            [(s, v) for (s, _), v in zip(prepared, vectors, strict=True)])
+        return [SavedSnippet(s, created, found)
+                for (s, created), (_, found) in zip(stored, prepared, strict=True)]
+
+    def resolve_id(self, snippet_id: str) -> str:
+        """Accept a full id or an unambiguous prefix of at least 4 characters."""
+        check_id(snippet_id)
+        store = self.store
+        try:
+            return store.get(snippet_id).id
+        except KeyError:
+            if len(snippet_id) < 4:
+                raise
+            hits = store.find_id_prefix(snippet_id, limit=2)
+            if len(hits) == 1:
+                return hits[0].id
+            raise
+
+    def get(self, snippet_id: str) -> Snippet:
+        return self.store.get(self.resolve_id(snippet_id))
+
+    def delete(self, snippet_id: str) -> Snippet:
+        return self.store.delete(self.resolve_id(snippet_id))
+
+    def vote(self, snippet_id: str, up: bool) -> Snippet:
+        return self.store.vote(self.resolve_id(snippet_id), up)
+
+    def set_tags(self, snippet_id: str, tags: Sequence[str]) -> Snippet:
+        return self.store.set_tags(self.resolve_id(snippet_id), tags)
+
+    def record_use(self, snippet_id: str, *, success: bool | None) -> None:
+        self.store.record_use(snippet_id, success=success)
+
+    def list_snippets(
+        self, *, namespace: str | None = None, all_namespaces: bool = False, limit: int = 50,
+        offset: int = 0, sort: str = "recent",
+    ) -> list[Snippet]:
+        namespaces = None if all_namespaces else self.namespaces(namespace)
+        return self.store.list_snippets(namespaces, limit=limit, offset=offset, sort=sort)
+
+    def log_run(self, outcome: TaskOutcome, *, avoided_cost: float = 0.0) -> RunRecord:
+        """Append a finished task to the run log (task and error text redacted first)."""
+        match = outcome.match
+        totals = outcome.usage_totals()
+        snippet = match.snippet if match is not None and match.tier != "miss" else None
+        record = RunRecord(
+            run_id=outcome.run_id, task=redact_text(outcome.request.task), at=time.time(),
+            namespace=match.namespace if match is not None else "",
+            tier="refresh" if outcome.request.refresh else outcome.tier,
+            score=match.score if match is not None else 0.0,
+            snippet_id=snippet.id if snippet is not None and match is not None
+            and match.served else "",
+            reference_id=match.reference.id if match is not None and match.reference else "",
+            saved_id=outcome.saved.id if outcome.saved else "",
+            model=",".join(sorted({a.model for a in outcome.adaptations})),
+            model_calls=outcome.model_calls,
+            input_tokens=int(totals["input_tokens"]), output_tokens=int(totals["output_tokens"]),
+            cache_read_tokens=int(totals["cache_read_tokens"]),
+            cache_write_tokens=int(totals["cache_write_tokens"]),
+            cost_usd=totals["cost_usd"], saved_cost_usd=avoided_cost,
+            timings=dict(outcome.timings), total_s=outcome.timings.get("total", 0.0),
+            outcome=str(outcome.status.value),
+            error=redact_text(outcome.error.describe()) if outcome.error else "",
+            repairs=outcome.repairs, face=outcome.request.face,
+        )
+        self.store.append_run(record)
+        return record
+
+    def run_stats(self, since: float | None = None) -> dict[str, Any]:
+        """Hit rates, model calls avoided, cost and latency from the run log."""
+        return run_stats(self.store.runs(since))
+
+    def stored_namespaces(self) -> list[str]:
+        """The namespaces that hold at least one snippet, sorted."""
+        return self.store.namespaces()
+
+    def count(self, namespace: str | None = None, *, all_namespaces: bool = False) -> int:
+        """How many snippets the namespaces a lookup searches hold (or the whole store)."""
+        return self.store.count(None if all_namespaces else self.namespaces(namespace))
+
+    def maintain(self, *, build_vector_index: bool | None = None) -> dict[str, Any]:
+        return self._writable_store().maintain(build_vector_index=build_vector_index)
+
+    def stats(self) -> dict[str, Any]:
+        """Snippet counts per namespace and source (run statistics come from the run log)."""
+        rows = self.store.snippet_facets()
+        per_namespace: dict[str, dict[str, int]] = {}
+        for row in rows:
+            bucket = per_namespace.setdefault(row["namespace"], {"snippets": 0})
+            bucket["snippets"] += 1
+            bucket[row["source"] or "unknown"] = bucket.get(row["source"] or "unknown", 0) + 1
+        return {
+            "store": self.store.uri,
+            "snippets": len(rows),
+            "namespaces": per_namespace,
+            "uses": int(sum(r["use_count"] for r in rows)),
+            "successes": int(sum(r["success_count"] for r in rows)),
+            "failures": int(sum(r["failure_count"] for r in rows)),
+        }

@@ -1,0 +1,208 @@
+"""Tiered lookup: exact, slot, semantic, miss.
+
+1. ``exact``  -- a stored snippet has the same task hash (same normalised task,
+   input schema, language, in a searched namespace): its code is reused as is.
+2. ``slot``   -- a stored snippet has the same template and its literals map
+   unambiguously into its code (:mod:`semcache_magic.task`): the code with the
+   new values substituted is reused. No model call for 1 and 2.
+3. ``semantic`` -- hybrid retrieval (vector nearest neighbours plus full-text
+   matches) finds the best-scoring snippet; at or above the threshold it becomes
+   the *reference* the model adapts. Its code is never served as is.
+4. ``miss``   -- nothing scores high enough; the model writes fresh code.
+
+Only healthy snippets (not voted down, not failing more often than working)
+are served by tiers 1 and 2; others can still be references.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..snippet import Match, Snippet, Tier
+from ..task import TaskAnalysis, substitute
+
+if TYPE_CHECKING:
+    from ..store import SnippetStore
+
+__all__ = ["blend_score", "lexical_overlap", "lookup", "quality", "rank_candidates"]
+
+_STOPWORDS = frozenset(
+    {
+        "a", "an", "the", "and", "or", "of", "to", "in", "on", "for", "with", "by", "from",
+        "as", "at", "is", "are", "be", "it", "its", "this", "that", "these", "those", "print",
+        "show", "display", "return", "give", "me", "my", "please", "then", "using", "use",
+        "python", "code",
+    }
+)
+
+
+def _content_words(template: str) -> set[str]:
+    words = re.findall(r"[a-z][a-z0-9_]+|<\w+>", template.lower())
+    # A light stemmer: plural and -ing/-ed forms compare equal ("numbers" ~ "number").
+    return {re.sub(r"(?:ing|ed|es|s)$", "", w) or w for w in words if w not in _STOPWORDS}
+
+
+def lexical_overlap(template_a: str, template_b: str) -> float:
+    """Jaccard overlap of the content words of two task templates, in [0, 1]."""
+    a, b = _content_words(template_a), _content_words(template_b)
+    if not a or not b:
+        return 0.0
+    return len(a & b) / len(a | b)
+
+
+def quality(snippet: Snippet, now: float | None = None) -> float:
+    """A snippet's track record in [0, 1]; a brand-new snippet scores 0.6.
+
+    ``0.5 * success + 0.3 * votes + 0.2 * recency`` where
+    success = (successes + 1) / (successes + failures + 2) (0.5 when unknown),
+    votes = (up + 1) / (up + down + 2) (0.5 when unvoted), and
+    recency = exp(-days since last use / 90).
+    """
+    success = (snippet.success_count + 1) / (snippet.success_count + snippet.failure_count + 2)
+    votes = (snippet.votes_up + 1) / (snippet.votes_up + snippet.votes_down + 2)
+    recency = math.exp(-snippet.age_days(now) / 90.0)
+    return 0.5 * success + 0.3 * votes + 0.2 * recency
+
+
+#: Quality of a snippet with no history: the neutral point of the blend.
+NEUTRAL_QUALITY = 0.6
+
+
+def blend_score(
+    similarity: float,
+    lexical: float,
+    snippet_quality: float,
+    *,
+    text_weight: float = 0.15,
+    quality_weight: float = 0.1,
+) -> tuple[float, dict[str, float]]:
+    """The score a semantic candidate is ranked and thresholded by::
+
+        score = (1 - text_weight) * similarity + text_weight * lexical
+                + quality_weight * (quality - 0.6)
+
+    ``similarity`` is the cosine similarity of the task embeddings, ``lexical`` the
+    content-word overlap of the templates, ``quality`` the track record (see
+    :func:`quality`). Quality is centred on a new snippet's 0.6, so a brand-new
+    snippet scores on similarity and words alone and can pass the threshold
+    without votes; a proven snippet gains at most ``0.04`` and a failing one
+    loses at most ``0.06`` (with the default weight 0.1).
+    """
+    similarity = float(np.clip(similarity, -1.0, 1.0))
+    score = (
+        (1.0 - text_weight) * similarity
+        + text_weight * lexical
+        + quality_weight * (snippet_quality - NEUTRAL_QUALITY)
+    )
+    parts = {"similarity": similarity, "lexical": lexical, "quality": snippet_quality}
+    return score, parts
+
+
+def rank_candidates(
+    analysis: TaskAnalysis,
+    candidates: Sequence[tuple[Snippet, float]],
+    *,
+    text_weight: float,
+    quality_weight: float,
+    now: float | None = None,
+) -> list[tuple[Snippet, float, dict[str, float]]]:
+    """Score (snippet, similarity) pairs with :func:`blend_score`, best first."""
+    now = now or time.time()
+    ranked = []
+    for snippet, similarity in candidates:
+        score, parts = blend_score(
+            similarity,
+            lexical_overlap(analysis.template, snippet.template),
+            quality(snippet, now),
+            text_weight=text_weight,
+            quality_weight=quality_weight,
+        )
+        ranked.append((snippet, score, parts))
+    ranked.sort(key=lambda item: -item[1])
+    return ranked
+
+
+def lookup(
+    analysis: TaskAnalysis,
+    *,
+    store: SnippetStore,
+    namespaces: Sequence[str],
+    embed: Callable[[str], Any] | None = None,
+    threshold: float = 0.6,
+    top_k: int = 5,
+    use_slots: bool = True,
+    text_weight: float = 0.15,
+    quality_weight: float = 0.1,
+) -> Match:
+    """Find what to do for ``analysis`` in ``namespaces`` (searched in order).
+
+    ``embed`` is a callable ``text -> unit vector``; it is only called when the
+    exact and slot tiers have nothing (so those never load the model).
+    """
+    now = time.time()
+    order = {ns: i for i, ns in enumerate(namespaces)}
+
+    def fit(snippets: Sequence[Snippet]) -> list[Snippet]:
+        usable = [s for s in snippets if s.language == analysis.language and s.healthy]
+        usable.sort(key=lambda s: (order.get(s.namespace, len(order)), -quality(s, now)))
+        return usable
+
+    # Exact and slot candidates come back from one query. Many snippets may share a
+    # template, so when that query is full the exact key is asked on its own: a crowded
+    # template must never hide the exact snippet.
+    exact_hashes = [analysis.task_hash(ns) for ns in namespaces]
+    wants_slots = use_slots and bool(analysis.literals)
+    probe_limit = 200
+    found = store.by_task_or_template(
+        exact_hashes, analysis.template_hash if wants_slots else None, namespaces,
+        limit=probe_limit)
+    exact = [s for s in found if s.task_hash in exact_hashes]
+    if not exact and len(found) >= probe_limit:
+        exact = store.by_task_hash(exact_hashes, namespaces)
+    for snippet in fit(exact):
+        if snippet.task_hash == analysis.task_hash(snippet.namespace):
+            return Match(
+                tier="exact", analysis=analysis, score=1.0,
+                score_parts={"similarity": 1.0, "lexical": 1.0, "quality": quality(snippet, now)},
+                snippet=snippet, code=snippet.code, namespace=snippet.namespace,
+            )
+    same_template = fit([s for s in found if s.template_hash == analysis.template_hash]) if (
+        wants_slots) else []
+    for snippet in same_template:
+        result = substitute(snippet.code, snippet.literals, analysis.literals)
+        if result is None or not result.changes:
+            continue
+        return Match(
+            tier="slot", analysis=analysis, score=1.0,
+            score_parts={"similarity": 1.0, "lexical": 1.0, "quality": quality(snippet, now)},
+            snippet=snippet, code=result.code, substitutions=list(result.changes),
+            namespace=snippet.namespace,
+        )
+
+    if embed is None:
+        return Match(tier="miss", analysis=analysis)
+    vector = np.asarray(embed(analysis.task), dtype=np.float32)
+    k = max(1, top_k)
+    candidates = [
+        (snippet, similarity)
+        for snippet, similarity in store.hybrid_search(vector, analysis.task, namespaces, k)
+        if snippet.language == analysis.language
+    ]
+    ranked = rank_candidates(
+        analysis, candidates, text_weight=text_weight,
+        quality_weight=quality_weight, now=now,
+    )
+    if not ranked:
+        return Match(tier="miss", analysis=analysis, vector=vector)
+    best, score, parts = ranked[0]
+    tier: Tier = "semantic" if score >= threshold else "miss"
+    return Match(
+        tier=tier, analysis=analysis, score=score, score_parts=parts, snippet=best,
+        namespace=best.namespace, vector=vector,
+    )

@@ -1,0 +1,433 @@
+"""The snippet store: the snippets and runs tables on LanceDB (through :mod:`._db`).
+
+Two tables live under one LanceDB URI (a local directory by default; ``s3://``,
+``gs://``, ``az://`` and ``db://`` URIs for teams):
+
+``snippets``
+    one row per (namespace, task, code), keyed by a content-derived ``id``; the
+    task's vector, its exact/template hashes, provenance, counts and votes.
+``runs``
+    an append-only log of every ``%%cached_task`` run (the stats come from it).
+
+Consistency. LanceDB writes are multi-version; appends from several processes
+never conflict, but concurrent *upserts* of the same id are not atomic. So ids
+are derived from content (the same snippet saved twice has the same id), all
+read paths drop duplicate ids (keeping the freshest row), and on a local
+directory every read-modify-write runs under an inter-process file lock.
+
+Freshness. Rows written after an index was built are not in that index until
+``optimize()``; LanceDB still finds them by scanning the unindexed part, so new
+rows are searchable at once. :meth:`SnippetStore.maintain` folds them in every
+``optimize_every`` writes and builds the ANN index once the table is large.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigurationError, SnippetNotFoundError, StoreError, StoreSchemaError
+from ..snippet import RunRecord, Snippet
+from . import _queries as queries
+from ._db import Database, check_id, in_list, is_local_uri, quote, reopening
+from ._records import (
+    run_row,
+    run_schema,
+    snippet_schema,
+    sql_time,
+    to_row,
+)
+
+__all__ = ["SnippetStore", "check_id", "is_local_uri"]
+
+_HASH_RE = re.compile(r"^[0-9a-f]{8,64}$")
+
+class SnippetStore:
+    """Snippets and runs in one LanceDB database."""
+
+    SNIPPETS = "snippets"
+    RUNS = "runs"
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        dim: int | None = None,
+        embedder_name: str = "",
+        storage_options: dict[str, str] | None = None,
+        optimize_every: int = 200,
+        vector_index_min_rows: int = 50_000,
+    ) -> None:
+        self.db = Database(uri, storage_options=storage_options)
+        self.uri = self.db.uri
+        # The vector size is only needed to create the table; reads take it from disk, so
+        # the exact and slot tiers never have to load the embedding model.
+        self.dim = int(dim) if dim else None
+        self.embedder_name = embedder_name
+        self.optimize_every = optimize_every
+        self.vector_index_min_rows = vector_index_min_rows
+        self._writes_since_optimize = 0
+        self.table_dim: int | None = None
+
+    # -- tables ----------------------------------------------------------------
+
+    def _table(self, name: str, *, create: bool = True) -> Any:
+        """The ``snippets`` or ``runs`` table (None when missing and ``create`` is False)."""
+        table = self.db.table(name, (lambda db: self._create(db, name)) if create else None)
+        if table is not None and name == self.SNIPPETS and self.table_dim is None:
+            self._check_schema(table)
+        return table
+
+    def _create(self, db: Any, name: str) -> Any:
+        if name == self.SNIPPETS:
+            if not self.dim:
+                raise StoreError("internal: the vector size is needed to create the store")
+            table = db.create_table(name, schema=snippet_schema(self.dim, self.embedder_name))
+            # Created empty: later rows are scanned until optimize() folds them in.
+            self.db.index_scalars(table, btree=("task_hash", "template_hash", "id"),
+                                  bitmap=("namespace",), fts=("task", "code"))
+            return table
+        return db.create_table(name, schema=run_schema())
+
+    def _check_schema(self, table: Any) -> None:
+        field = table.schema.field("vector")
+        size = getattr(field.type, "list_size", None)
+        self.table_dim = size
+        if self.dim and size != self.dim:
+            raise StoreSchemaError(
+                f"the store {self.uri!r} holds {size}-d vectors but the embedder makes "
+                f"{self.dim}-d ones"
+            )
+
+    # -- writes ------------------------------------------------------------------
+
+    @reopening
+    def upsert(self, snippet: Snippet, vector: np.ndarray, *, successes: int = 0) -> tuple[
+        Snippet, bool
+    ]:
+        """Insert ``snippet``, or, if its id exists, count it as used again.
+
+        Returns the stored snippet and whether it was new.
+        """
+        check_id(snippet.id)
+        table = self._table(self.SNIPPETS)
+        with self.db.translate("save the snippet"), self.db.write_lock():
+            existing = self._get_rows(table, [snippet.id])
+            now = time.time()
+            if existing:
+                current = existing[0]
+                tags = sorted(set(current.tags) | set(snippet.tags))
+                table.update(
+                    where=f"id = {quote(snippet.id)}",
+                    values_sql={
+                        "use_count": "use_count + 1",
+                        "success_count": f"success_count + {int(successes)}",
+                        "updated_at": sql_time(now),
+                        "last_used_at": sql_time(now),
+                    },
+                )
+                if tags != sorted(current.tags):
+                    table.update(where=f"id = {quote(snippet.id)}", values={"tags": tags})
+                current.use_count += 1
+                current.success_count += int(successes)
+                current.updated_at = current.last_used_at = now
+                current.tags = tags
+                self._after_write()
+                return current, False
+            snippet.created_at = snippet.created_at or now
+            snippet.updated_at = now
+            snippet.success_count = max(snippet.success_count, int(successes))
+            table.add([to_row(snippet, vector)])
+        self._after_write()
+        return snippet, True
+
+    @reopening
+    def add_many(self, items: Sequence[tuple[Snippet, np.ndarray]]) -> list[tuple[Snippet, bool]]:
+        """Bulk form of :meth:`upsert`: one append for the new rows, bumps for known ids."""
+        if not items:
+            return []
+        table = self._table(self.SNIPPETS)
+        results: list[tuple[Snippet, bool]] = []
+        with self.db.translate("save snippets"), self.db.write_lock():
+            known = {s.id for s in self._get_rows(table, [s.id for s, _ in items])}
+            rows, now, seen = [], time.time(), set()
+            for snippet, vector in items:
+                check_id(snippet.id)
+                if snippet.id in known or snippet.id in seen:
+                    results.append((snippet, False))
+                    continue
+                seen.add(snippet.id)
+                snippet.created_at = snippet.created_at or now
+                snippet.updated_at = now
+                rows.append(to_row(snippet, vector))
+                results.append((snippet, True))
+            if rows:
+                table.add(rows)
+            repeats = [s.id for s, created in results if not created]
+        for snippet_id in repeats:
+            self.record_use(snippet_id, success=None)
+        self._after_write(len(rows))
+        return results
+
+    @reopening
+    def record_use(self, snippet_id: str, *, success: bool | None) -> None:
+        """Count one use of a snippet, and its outcome when known."""
+        values = {"use_count": "use_count + 1", "last_used_at": sql_time(time.time())}
+        if success is True:
+            values["success_count"] = "success_count + 1"
+        elif success is False:
+            values["failure_count"] = "failure_count + 1"
+        self._update(snippet_id, values, "record the snippet's use")
+
+    @reopening
+    def vote(self, snippet_id: str, up: bool) -> Snippet:
+        column = "votes_up" if up else "votes_down"
+        self._update(snippet_id, {column: f"{column} + 1"}, "record the vote")
+        return self.get(snippet_id)
+
+    @reopening
+    def set_tags(self, snippet_id: str, tags: Sequence[str]) -> Snippet:
+        clean = sorted({str(t).strip() for t in tags if str(t).strip()})
+        table = self._table(self.SNIPPETS, create=False)
+        if table is None:
+            raise SnippetNotFoundError.for_id(snippet_id)
+        with self.db.translate("set tags"), self.db.write_lock():
+            self._require(table, snippet_id)
+            where = f"id = {quote(snippet_id)}"
+            if clean:
+                table.update(where=where, values={"tags": clean})
+            else:  # an empty Python list has no Arrow type: say it in SQL
+                table.update(where=where,
+                             values_sql={"tags": "arrow_cast(make_array(), 'List(Utf8)')"})
+        self._after_write()
+        return self.get(snippet_id)
+
+    def _update(self, snippet_id: str, values_sql: dict[str, str], action: str) -> None:
+        table = self._table(self.SNIPPETS, create=False)
+        if table is None:
+            raise SnippetNotFoundError.for_id(snippet_id)
+        with self.db.translate(action), self.db.write_lock():
+            # No read first: the update says how many rows it changed (a read costs
+            # ~10 ms on the exact-hit path, which records a use on every run).
+            result = table.update(where=f"id = {quote(check_id(snippet_id))}",
+                                  values_sql=values_sql)
+        if not getattr(result, "rows_updated", 1):
+            raise SnippetNotFoundError.for_id(snippet_id)
+        self._after_write()
+
+    @reopening
+    def delete(self, snippet_id: str) -> Snippet:
+        """Delete a snippet; returns what was deleted."""
+        table = self._table(self.SNIPPETS, create=False)
+        if table is None:
+            raise SnippetNotFoundError.for_id(snippet_id)
+        with self.db.translate("delete the snippet"), self.db.write_lock():
+            snippet = self._require(table, snippet_id)
+            table.delete(f"id = {quote(snippet_id)}")
+        self._after_write()
+        return snippet
+
+    @reopening
+    def append_run(self, run: RunRecord) -> None:
+        """Append one row to the run log."""
+        table = self._table(self.RUNS)
+        row = run_row(run.to_dict())
+        with self.db.translate("record the run"):
+            table.add([row])
+
+    def _after_write(self, count: int = 1) -> None:
+        self._writes_since_optimize += count
+        if self.optimize_every and self._writes_since_optimize >= self.optimize_every:
+            # Housekeeping must not fail the write that triggered it (that write is
+            # committed): on a shared object store another client may be compacting at
+            # the same moment (a retryable commit conflict). Try again after more writes.
+            try:
+                self.maintain()
+            except StoreError:
+                self._writes_since_optimize = 0
+
+    @reopening
+    def maintain(self, *, build_vector_index: bool | None = None) -> dict[str, Any]:
+        """Fold new rows into the indexes, compact, prune old versions; build the ANN
+        index when the table has grown past ``vector_index_min_rows``."""
+        table = self._table(self.SNIPPETS)
+        report: dict[str, Any] = {}
+        started = time.perf_counter()
+        with self.db.translate("optimise the store"), self.db.write_lock():
+            rows = table.count_rows()
+            has_vector_index = any(i.index_type.startswith("IVF") for i in table.list_indices())
+            wanted = rows >= self.vector_index_min_rows if build_vector_index is None else (
+                build_vector_index
+            )
+            if wanted and not has_vector_index and rows >= 256:
+                partitions = max(1, min(1024, int(rows**0.5)))
+                report["vector_index"] = self.db.index_vectors(table, "vector",
+                                                               partitions=partitions)
+            table.optimize(cleanup_older_than=dt.timedelta(hours=1))
+            report["rows"] = rows
+        self._writes_since_optimize = 0
+        report["seconds"] = round(time.perf_counter() - started, 3)
+        return report
+
+    # -- reads -----------------------------------------------------------------------
+
+    def _require(self, table: Any, snippet_id: str) -> Snippet:
+        rows = self._get_rows(table, [check_id(snippet_id)])
+        if not rows:
+            raise SnippetNotFoundError.for_id(snippet_id)
+        return rows[0]
+
+    @staticmethod
+    def _get_rows(table: Any, ids: Sequence[str]) -> list[Snippet]:
+        return queries.by_ids(table, [check_id(i) for i in ids])
+
+    @reopening
+    def get(self, snippet_id: str) -> Snippet:
+        table = self._table(self.SNIPPETS, create=False)
+        if table is None:
+            raise SnippetNotFoundError.for_id(snippet_id)
+        with self.db.translate("read the snippet"):
+            return self._require(table, snippet_id)
+
+    @reopening
+    def get_many(self, ids: Sequence[str]) -> list[Snippet]:
+        """The stored snippets among ``ids`` in one query (unknown ids are left out)."""
+        table = self._table(self.SNIPPETS, create=False)
+        if table is None or not ids:
+            return []
+        with self.db.translate("read snippets"):
+            return self._get_rows(table, ids)
+
+    @reopening
+    def find_id_prefix(self, prefix: str, limit: int = 5) -> list[Snippet]:
+        """Snippets whose id starts with ``prefix`` (for short ids typed by users)."""
+        check_id(prefix)
+        table = self._table(self.SNIPPETS, create=False)
+        if table is None:
+            return []
+        with self.db.translate("read snippets"):
+            return queries.by_prefix(table, prefix, limit)
+
+    @reopening
+    def by_task_hash(self, task_hashes: Sequence[str], namespaces: Sequence[str],
+                     limit: int = 50) -> list[Snippet]:
+        """Snippets with one of these exact-task hashes (the exact tier)."""
+        return self._by_hash({"task_hash": task_hashes}, namespaces, limit)
+
+    @reopening
+    def by_template(self, template_hash: str, namespaces: Sequence[str],
+                    limit: int = 50) -> list[Snippet]:
+        """Snippets whose task has this template (slot candidates; at most ``limit``)."""
+        return self._by_hash({"template_hash": [template_hash]}, namespaces, limit)
+
+    @reopening
+    def by_task_or_template(self, task_hashes: Sequence[str], template_hash: str | None,
+                            namespaces: Sequence[str], limit: int = 200) -> list[Snippet]:
+        """Exact and slot candidates in one query (one round trip fewer per lookup)."""
+        columns = {"task_hash": task_hashes}
+        if template_hash:
+            columns["template_hash"] = [template_hash]
+        return self._by_hash(columns, namespaces, limit)
+
+    def _by_hash(self, columns: dict[str, Sequence[str]], namespaces: Sequence[str],
+                 limit: int) -> list[Snippet]:
+        for column, values in columns.items():
+            for value in values:
+                if not _HASH_RE.match(value):
+                    raise StoreError(f"invalid {column} {value[:80]!r}")
+        table = self._table(self.SNIPPETS, create=False)
+        wanted = [f"{column} IN {in_list(values)}" for column, values in columns.items()
+                  if values]
+        if table is None or not wanted:
+            return []
+        where = f"({' OR '.join(wanted)}) AND namespace IN {in_list(namespaces)}"
+        with self.db.translate("look up the task"):
+            return queries.matching(table, where, limit)
+
+    @reopening
+    def hybrid_search(
+        self, vector: np.ndarray, text: str, namespaces: Sequence[str], k: int
+    ) -> list[tuple[Snippet, float]]:
+        """Nearest snippets by vector *or* full text, each with its cosine similarity.
+
+        Two phases, because reading whole rows is what costs at 100k rows: the ANN
+        and BM25 queries fetch only ids, then one query reads the few candidate rows.
+        Similarity is recomputed exactly from the stored vectors (the ANN index is
+        quantised).
+        """
+        table = self._table(self.SNIPPETS, create=False)
+        if table is None:
+            return []
+        query = np.asarray(vector, dtype=np.float32)
+        if len(query) != self.table_dim:
+            raise StoreSchemaError(
+                f"the store {self.uri!r} holds {self.table_dim}-d vectors but the embedder "
+                f"makes {len(query)}-d ones"
+            )
+        with self.db.translate("search the store"):
+            return queries.nearest(table, query, text, f"namespace IN {in_list(namespaces)}",
+                                   max(1, k), int(self.table_dim or len(query)))
+
+    @reopening
+    def list_snippets(
+        self,
+        namespaces: Sequence[str] | None = None,
+        *,
+        limit: int = 50,
+        offset: int = 0,
+        sort: str = "recent",
+    ) -> list[Snippet]:
+        """Snippets, newest (``recent``), most used (``uses``) or best voted (``votes``) first."""
+        table = self._table(self.SNIPPETS, create=False)
+        if table is None:
+            return []
+        if sort not in queries.SORTS:
+            raise ConfigurationError(f"unknown sort {sort!r}", hint="use recent, uses or votes")
+        where = f"namespace IN {in_list(namespaces)}" if namespaces else None
+        with self.db.translate("list snippets"):
+            return queries.listing(table, where, limit=limit, offset=offset, sort=sort)
+
+    @reopening
+    def namespaces(self) -> list[str]:
+        """The namespaces that hold snippets (reads the namespace column only)."""
+        table = self._table(self.SNIPPETS, create=False)
+        if table is None:
+            return []
+        with self.db.translate("list namespaces"):
+            return queries.namespaces(table)
+
+    @reopening
+    def count(self, namespaces: Sequence[str] | None = None) -> int:
+        table = self._table(self.SNIPPETS, create=False)
+        if table is None:
+            return 0
+        with self.db.translate("count snippets"):
+            if namespaces:
+                return int(table.count_rows(f"namespace IN {in_list(namespaces)}"))
+            return int(table.count_rows())
+
+    @reopening
+    def snippet_facets(self) -> list[dict[str, Any]]:
+        """(namespace, source, count, uses, successes, failures) for stats."""
+        table = self._table(self.SNIPPETS, create=False)
+        if table is None:
+            return []
+        with self.db.translate("read store statistics"):
+            return queries.facets(table)
+
+    @reopening
+    def runs(self, since: float | None = None) -> list[dict[str, Any]]:
+        """The run log (optionally only runs at or after ``since``)."""
+        table = self._table(self.RUNS, create=False)
+        if table is None:
+            return []
+        with self.db.translate("read the run log"):
+            return queries.run_rows(table, None if since is None else f"at >= {sql_time(since)}")
+
+    def close(self) -> None:
+        self.db.close()
