@@ -60,6 +60,18 @@ class Snippet:
     kernel: str = ""
     tags: list[str] = field(default_factory=list)
     embedder: str = ""
+    #: Declared parameters: index of a task literal -> the variable of the code's
+    #: parameters block bound to it (see :mod:`semcache_magic.task`).
+    params: dict[int, str] = field(default_factory=dict)
+    #: What the model said about slot substitutions of this snippet: literal indices
+    #: whose substitution it ``confirmed`` or ``refuted``.
+    evidence: dict[str, list[int]] = field(default_factory=dict)
+    #: Where an imported snippet came from: ``{"path": ..., "cell": ...}`` (else empty).
+    origin: dict[str, Any] = field(default_factory=dict)
+    #: Code an imported cell needs from earlier cells of its notebook (its backward slice).
+    context_code: str = ""
+    #: Names the code uses that neither it nor ``context_code`` defines.
+    free_names: list[str] = field(default_factory=list)
 
     @property
     def healthy(self) -> bool:
@@ -84,6 +96,8 @@ class Snippet:
             lit if isinstance(lit, Literal) else Literal.from_json(lit)
             for lit in (values.get("literals") or ())
         )
+        # JSON object keys are strings; literal indices are ints.
+        values["params"] = {int(k): str(v) for k, v in (values.get("params") or {}).items()}
         return cls(**values)
 
 

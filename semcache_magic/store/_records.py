@@ -15,6 +15,7 @@ import numpy as np
 from ..snippet import Snippet
 
 __all__ = [
+    "ADDED_COLUMNS",
     "RUN_FIELDS",
     "SNIPPET_COLUMNS",
     "dedupe",
@@ -81,7 +82,20 @@ SNIPPET_COLUMNS = [
     "code_hash", "literals", "input_schema", "libraries", "created_at", "updated_at",
     "last_used_at", "use_count", "success_count", "failure_count", "votes_up", "votes_down",
     "source", "parent_id", "model", "language", "kernel", "tags", "embedder",
+    "params", "evidence", "origin", "context_code", "free_names",
 ]
+
+#: The schema version this code writes, and SQL defaults for columns that version 1
+#: stores lack (added in place when such a store is opened for writing).
+SCHEMA_VERSION = b"2"
+ADDED_COLUMNS: dict[str, str] = {
+    "params": "CAST('' AS STRING)",
+    "evidence": "CAST('' AS STRING)",
+    "origin": "CAST('' AS STRING)",
+    "context_code": "CAST('' AS STRING)",
+    "free_names": "arrow_cast(make_array(), 'List(Utf8)')",
+}
+_JSON_COLUMNS = ("params", "evidence", "origin")
 
 
 def snippet_schema(dim: int, embedder: str) -> Any:
@@ -98,10 +112,12 @@ def snippet_schema(dim: int, embedder: str) -> Any:
         ("failure_count", pa.int64()), ("votes_up", pa.int64()), ("votes_down", pa.int64()),
         ("source", pa.string()), ("parent_id", pa.string()), ("model", pa.string()),
         ("language", pa.string()), ("kernel", pa.string()), ("tags", pa.list_(pa.string())),
-        ("embedder", pa.string()), ("vector", pa.list_(pa.float32(), dim)),
+        ("embedder", pa.string()), ("params", pa.string()), ("evidence", pa.string()),
+        ("origin", pa.string()), ("context_code", pa.string()),
+        ("free_names", pa.list_(pa.string())), ("vector", pa.list_(pa.float32(), dim)),
     ]
     return pa.schema(fields, metadata={b"semcache.embedder": embedder.encode(),
-                                       b"semcache.schema": b"1"})
+                                       b"semcache.schema": SCHEMA_VERSION})
 
 
 def run_schema() -> Any:
@@ -131,6 +147,10 @@ def to_row(snippet: Snippet, vector: np.ndarray) -> dict[str, Any]:
     row = {name: data.get(name) for name in SNIPPET_COLUMNS if name in data}
     row["literals"] = json.dumps(data["literals"])
     row["input_schema"] = json.dumps(snippet.input_schema, sort_keys=True)
+    for name in _JSON_COLUMNS:
+        value = data.get(name)
+        row[name] = json.dumps(value, sort_keys=True) if value else ""
+    row["free_names"] = list(snippet.free_names)
     for name in ("created_at", "updated_at", "last_used_at"):
         row[name] = dt.datetime.fromtimestamp(float(data[name] or 0.0), _UTC)
     row["vector"] = np.asarray(vector, dtype=np.float32).tolist()
@@ -143,6 +163,10 @@ def from_row(row: dict[str, Any]) -> Snippet:
     data["input_schema"] = json.loads(data.get("input_schema") or "{}")
     data["libraries"] = list(data.get("libraries") or [])
     data["tags"] = list(data.get("tags") or [])
+    for name in _JSON_COLUMNS:  # missing in version-1 rows
+        data[name] = json.loads(data.get(name) or "{}")
+    data["free_names"] = list(data.get("free_names") or [])
+    data["context_code"] = data.get("context_code") or ""
     for name in ("created_at", "updated_at", "last_used_at"):
         data[name] = _epoch(data.get(name))
     for name in ("use_count", "success_count", "failure_count", "votes_up", "votes_down"):

@@ -36,6 +36,7 @@ from ..snippet import RunRecord, Snippet
 from . import _queries as queries
 from ._db import Database, check_id, in_list, is_local_uri, quote, reopening
 from ._records import (
+    ADDED_COLUMNS,
     run_row,
     run_schema,
     snippet_schema,
@@ -103,6 +104,12 @@ class SnippetStore:
                 f"the store {self.uri!r} holds {size}-d vectors but the embedder makes "
                 f"{self.dim}-d ones"
             )
+        missing = {name: sql for name, sql in ADDED_COLUMNS.items()
+                   if name not in table.schema.names}
+        if missing:  # a version-1 store: add the new columns in place (existing rows keep
+            # their data; reads of old rows default the new fields)
+            with self.db.translate("upgrade the store"), self.db.write_lock():
+                table.add_columns(missing)
 
     # -- writes ------------------------------------------------------------------
 
