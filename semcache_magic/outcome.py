@@ -65,6 +65,7 @@ class TaskStatus(str, Enum):
     CANCELLED = "cancelled"
     MODEL_ERROR = "model_error"
     NEEDS_MODEL = "needs_model"  # the cache could not serve it and model calls were off
+    NEEDS_TRUST = "needs_trust"  # served code from an untrusted namespace awaits a yes
     DRY_RUN = "dry_run"
 
     def __str__(self) -> str:  # f-strings show the value, as for a plain string
@@ -80,6 +81,7 @@ _STATUS_LABELS = {
     TaskStatus.OK: "done", TaskStatus.ERROR: "failed", TaskStatus.TIMEOUT: "timed out",
     TaskStatus.DIED: "the kernel died", TaskStatus.CANCELLED: "cancelled",
     TaskStatus.MODEL_ERROR: "the model failed", TaskStatus.NEEDS_MODEL: "needs the model",
+    TaskStatus.NEEDS_TRUST: "waiting for you to trust the code",
     TaskStatus.DRY_RUN: "dry run (nothing ran)",
 }
 
@@ -102,6 +104,7 @@ class TaskRequest:
     model: str | None = None
     max_repairs: int | None = None
     allow_model: bool = True
+    trust: bool = False  # run served code from an untrusted namespace (the user said yes)
     face: str = "magic"
 
 

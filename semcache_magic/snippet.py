@@ -138,6 +138,15 @@ class Match:
     code: str | None = None
     substitutions: list[tuple[str, str]] = field(default_factory=list)
     namespace: str = ""
+    #: Why code is served without the model: ``exact`` (the same task), ``declared``
+    #: (values bound in the code's parameters block), ``confirmed`` (the model confirmed
+    #: this substitution before); ``proposal`` when a substitution awaits the model's
+    #: confirmation (``proposal`` holds its code); empty otherwise.
+    evidence: str = ""
+    proposal: str | None = None
+    #: False when the served code comes from a namespace the user has not marked
+    #: trusted: it is shown, and runs only after the user confirms (``--trust``).
+    trusted: bool = True
     #: The task's embedding when the lookup computed one (a save reuses it).
     vector: Any = None
 
@@ -164,6 +173,9 @@ class Match:
             "code": self.code if self.served else None,
             "substitutions": [list(pair) for pair in self.substitutions],
             "namespace": self.namespace or None,
+            "evidence": self.evidence or None,
+            "proposal": self.proposal,
+            "trusted": self.trusted,
         }
 
 
