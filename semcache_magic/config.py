@@ -37,6 +37,7 @@ __all__ = [
     "personal_namespace",
     "resolve_namespace",
     "search_namespaces",
+    "trusted_namespaces",
     "validate_namespace",
 ]
 
@@ -109,6 +110,18 @@ def resolve_namespace(name: str | None = None, config: SemCache | None = None) -
     return validate_namespace(name)
 
 
+def trusted_namespaces(config: SemCache | None = None) -> list[str]:
+    """Namespaces whose code runs without a confirmation: the user's personal namespace,
+    plus ``trusted_namespaces`` (each resolved like :func:`resolve_namespace`). A shared
+    namespace is not trusted because code is saved there: others save there too."""
+    trusted = [personal_namespace()]
+    for entry in (config.trusted_namespaces if config is not None else []):
+        resolved = resolve_namespace(entry, None)
+        if resolved not in trusted:
+            trusted.append(resolved)
+    return trusted
+
+
 def search_namespaces(name: str | None = None, config: SemCache | None = None) -> list[str]:
     """The ordered namespaces a *lookup* searches.
 
@@ -155,6 +168,14 @@ class SemCache(Configurable):
         help="Ordered namespaces a lookup searches (e.g. ['personal', 'team']). Empty means "
         "only `namespace`. Env: SEMCACHE_SEARCH_NAMESPACES (comma-separated).",
     ).tag(config=True, env="SEMCACHE_SEARCH_NAMESPACES")
+    trusted_namespaces = List(
+        Unicode(),
+        [],
+        help="Namespaces whose code may run without asking you first (besides your personal "
+        "namespace), e.g. ['team']. Code served from any other searched namespace is shown "
+        "and runs only after you confirm (--trust, or the widget's button). "
+        "Env: SEMCACHE_TRUSTED_NAMESPACES (comma-separated).",
+    ).tag(config=True, env="SEMCACHE_TRUSTED_NAMESPACES")
     optimize_every = Int(
         200,
         help="Compact the store and refresh its indexes after this many writes "
@@ -178,7 +199,8 @@ class SemCache(Configurable):
     use_slots = Bool(
         True,
         help="Serve a stored snippet with new literal values substituted, without the model, "
-        "when the mapping is unambiguous.",
+        "when the evidence is certain (declared parameters, or the model confirmed the "
+        "substitution before); otherwise propose the substitution to the model.",
     ).tag(config=True)
     text_weight = Float(
         0.15, help="Weight of the full-text (keyword) match in the blended score."

@@ -75,8 +75,10 @@ class Snippet:
 
     @property
     def healthy(self) -> bool:
-        """Fit to be served without the model: not voted down, not failing more than working."""
-        return self.votes_down <= self.votes_up and self.failure_count <= self.success_count
+        """Fit to be served without the model: not voted down, and a failure outweighed by
+        at least two successes more (one failure demotes a snippet that ran once)."""
+        return self.votes_down <= self.votes_up and (
+            self.failure_count == 0 or self.success_count >= 2 * self.failure_count + 1)
 
     def age_days(self, now: float | None = None) -> float:
         reference = self.last_used_at or self.updated_at or self.created_at
@@ -144,6 +146,9 @@ class Match:
     #: confirmation (``proposal`` holds its code); empty otherwise.
     evidence: str = ""
     proposal: str | None = None
+    #: The changed values located without a declaration: what a model answer to the
+    #: proposal confirms or refutes, and what a failure of served code refutes.
+    slots: list[int] = field(default_factory=list)
     #: False when the served code comes from a namespace the user has not marked
     #: trusted: it is shown, and runs only after the user confirms (``--trust``).
     trusted: bool = True

@@ -113,6 +113,8 @@ class Adaptation:
     duration_s: float
     request_id: str | None
     stop_reason: str | None = None
+    #: The model answered that the proposed substitution does the task as it is.
+    confirmed: bool = False
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -142,14 +144,20 @@ class ClaudeAdapter:
     # -- the three requests -------------------------------------------------------------
     def adapt(
         self, task: TaskAnalysis, reference: Snippet, *, context: CodeContext | None = None,
-        on_text: TextCallback | None = None,
+        on_text: TextCallback | None = None, proposal: str | None = None,
     ) -> Adaptation:
-        """Adapt ``reference`` to ``task``; its literals are hard constraints."""
+        """Adapt ``reference`` to ``task``; its literals are hard constraints.
+
+        With a ``proposal`` (the reference with the new values substituted), the model
+        confirms it (``Adaptation.confirmed``; the code is the proposal) or corrects it.
+        """
         schema, libraries = self._context(task, context)
         content = prompts.adapt_message(
-            task, reference.task, reference.code, input_schema=schema, libraries=libraries
+            task, reference.task, reference.code, input_schema=schema, libraries=libraries,
+            proposal=proposal,
         )
-        return self._call("adapt", content, on_text, reference_code=reference.code, task=task)
+        return self._call("adapt", content, on_text, reference_code=reference.code, task=task,
+                          proposal=proposal)
 
     def generate(
         self, task: TaskAnalysis, *, context: CodeContext | None = None,
@@ -190,6 +198,7 @@ class ClaudeAdapter:
     def _call(
         self, kind: str, content: list[dict[str, Any]], on_text: TextCallback | None, *,
         reference_code: str | None = None, task: TaskAnalysis | None = None,
+        proposal: str | None = None,
     ) -> Adaptation:
         client = self._get_client()
         import anthropic
@@ -232,11 +241,17 @@ class ClaudeAdapter:
         text = "".join(b.text for b in message.content if isinstance(b, anthropic.types.TextBlock))
         stop_reason = getattr(message, "stop_reason", None)
         usage = message_usage(message, dict(cfg.prices))
-        code, unchanged = self._code(kind, text, stop_reason, reference_code, task)
+        confirmed = proposal is not None and stop_reason != "refusal" and prompts.is_unchanged(
+            text, prompts.CONFIRMED_TOKEN)
+        if confirmed:
+            assert proposal is not None
+            code, unchanged = proposal, False
+        else:
+            code, unchanged = self._code(kind, text, stop_reason, reference_code, task)
         return Adaptation(
             kind=kind, code=code, unchanged=unchanged, text=text, model=str(message.model),
             usage=usage, duration_s=round(duration, 4), request_id=request_id,
-            stop_reason=stop_reason,
+            stop_reason=stop_reason, confirmed=confirmed,
         )
 
     def _code(

@@ -1,0 +1,111 @@
+"""The serving rules: when stored code may run for a task without the model.
+
+Serving wrong code silently is the worst thing this product can do; a model call
+is cheap by comparison. So code runs without the model only on evidence:
+
+``exact``
+    the snippet was written for this very task (same exact key: see
+    :func:`semcache_magic.task.analyse_task`), by a person (``semcache add``, the
+    sidebar) or by the model for a task that then ran successfully.
+``declared``
+    each changed value is bound in the code's ``# parameters`` block, where the
+    model (or a person) put the task's values on purpose.
+``confirmed``
+    the model, asked before to adapt this snippet to another value of the same
+    slot, answered with exactly the substituted program (same syntax tree), and
+    never refuted it since.
+
+Whatever the evidence, a substitution must also keep every value's shape and the
+order between values (:func:`semcache_magic.task.shape_change`); small integers
+(-1, 0, 1, 2) are too often structure to be trusted on a heuristic mapping.
+Without enough evidence a substitution is only a *proposal*: the model confirms
+or corrects it, and its answer becomes evidence for the next time.
+
+Never served, whatever their task: imported notebook cells (their task was
+inferred from prose; they are references until the pipeline has run them for a
+task), rows created by slot servings in older stores, unhealthy snippets (voted
+down, or failing), and code from a namespace the user has not trusted (it is
+shown and waits for a yes).
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from ..snippet import Snippet
+from ..task import Substitution, TaskAnalysis, is_structural, shape_change, substitute
+
+__all__ = ["SERVABLE_SOURCES", "SlotDecision", "decide_slot", "heuristic_slots", "same_program",
+           "servable"]
+
+#: Where code must come from to be served without the model.
+SERVABLE_SOURCES = frozenset({"manual", "generated", "adapted"})
+
+
+def servable(snippet: Snippet) -> bool:
+    """May this snippet's code run without the model (for its own task)?"""
+    return snippet.source in SERVABLE_SOURCES and snippet.healthy
+
+
+@dataclass(frozen=True)
+class SlotDecision:
+    """What a same-template snippet offers for a task with other values.
+
+    ``evidence`` is ``declared``, ``confirmed`` or ``declared+confirmed`` when the
+    substituted code may be served, ``proposal`` when it needs the model's word;
+    ``substitution`` is ``None`` when nothing sound can be proposed (``reason`` says why).
+    """
+
+    snippet: Snippet
+    substitution: Substitution | None
+    evidence: str
+    reason: str = ""
+
+    @property
+    def served(self) -> bool:
+        return self.substitution is not None and self.evidence != "proposal"
+
+
+def decide_slot(snippet: Snippet, analysis: TaskAnalysis) -> SlotDecision:
+    """Apply the serving rules to ``snippet`` (same template as ``analysis``)."""
+    result = substitute(snippet.code, snippet.literals, analysis.literals,
+                        declared=snippet.params)
+    if result is None or not result.changes:
+        return SlotDecision(snippet, None, "", "no sound mapping of the values into the code")
+    reason = shape_change(snippet.literals, analysis.literals)
+    if reason is not None:
+        return SlotDecision(snippet, None, "", reason)
+    confirmed = set(snippet.evidence.get("confirmed", ())) - set(
+        snippet.evidence.get("refuted", ()))
+    kinds: set[str] = set()
+    for slot in result.slots:
+        if slot in result.declared:
+            kinds.add("declared")
+            continue
+        old = snippet.literals[slot]
+        if is_structural(old) or slot in snippet.evidence.get("refuted", ()):
+            # Not even a proposal: a guess at where "1" or a refuted slot goes would
+            # mislead the model more than help it.
+            return SlotDecision(snippet, None, "",
+                                f"{old.text!r} is not declared and its place is not certain")
+        kinds.add("confirmed" if slot in confirmed else "proposal")
+    if "proposal" in kinds or not servable(snippet):
+        return SlotDecision(snippet, result, "proposal")
+    return SlotDecision(snippet, result, "+".join(sorted(kinds)))
+
+
+def same_program(a: str, b: str) -> bool:
+    """True when two programs have the same syntax tree (formatting and comments aside)."""
+    try:
+        return ast.dump(ast.parse(a)) == ast.dump(ast.parse(b))
+    except (SyntaxError, ValueError):
+        return a.strip() == b.strip()
+
+
+def heuristic_slots(decision: SlotDecision) -> Collection[int]:
+    """The changed values a model answer confirms or refutes (declared ones need no word)."""
+    if decision.substitution is None:
+        return ()
+    return [s for s in decision.substitution.slots if s not in decision.substitution.declared]
