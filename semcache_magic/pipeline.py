@@ -34,6 +34,7 @@ from .errors import (
 )
 from .outcome import Event, EventKind, TaskOutcome, TaskRequest, TaskStatus
 from .snippet import Match, SaveOptions, Snippet
+from .task import value_class
 
 if TYPE_CHECKING:
     from .model import Adaptation, ClaudeAdapter, CodeContext
@@ -202,9 +203,10 @@ class Pipeline:
         confirmed = adaptation.confirmed or same_program(adaptation.code, match.proposal)
         if not match.slots:
             return
+        classes = {slot: value_class(match.analysis.literals[slot]) for slot in match.slots}
         try:
             self.cache.record_evidence(
-                match.snippet.id, confirmed=match.slots if confirmed else (),
+                match.snippet.id, confirmed=classes if confirmed else None,
                 refuted=() if confirmed else match.slots)
         except StoreError as err:  # evidence is bookkeeping: the task goes on
             self._warn(outcome, emit, f"could not record the model's answer: {err.describe()}")

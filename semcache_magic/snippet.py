@@ -63,9 +63,11 @@ class Snippet:
     #: Declared parameters: index of a task literal -> the variable of the code's
     #: parameters block bound to it (see :mod:`semcache_magic.task`).
     params: dict[int, str] = field(default_factory=dict)
-    #: What the model said about slot substitutions of this snippet: literal indices
-    #: whose substitution it ``confirmed`` or ``refuted``.
-    evidence: dict[str, list[int]] = field(default_factory=dict)
+    #: What the model said about slot substitutions of this snippet: ``confirmed``
+    #: holds ``"<literal index>/<value class>"`` entries (the model answered the
+    #: substitution of such a value with the same program), ``refuted`` literal indices
+    #: (the model answered otherwise, or substituted code failed).
+    evidence: dict[str, list[str]] = field(default_factory=dict)
     #: Where an imported snippet came from: ``{"path": ..., "cell": ...}`` (else empty).
     origin: dict[str, Any] = field(default_factory=dict)
     #: Code an imported cell needs from earlier cells of its notebook (its backward slice).

@@ -67,10 +67,12 @@ def test_an_undeclared_substitution_is_proposed_then_served_once_confirmed(
     proposal = model_env.last.section("proposed_code") or ""
     assert "range(12)" in proposal and model_env.calls == 1
     seed = cache_of(ip).lookup(FIB_TASK).snippet
-    assert seed is not None and seed.evidence == {"confirmed": [0]}
-    magic(ip, "", "Print the first 15 Fibonacci numbers as a list")
+    assert seed is not None and seed.evidence == {"confirmed": ["0/int-even"]}
+    magic(ip, "", "Print the first 14 Fibonacci numbers as a list")
     out = capsys.readouterr().out
-    assert "slot hit" in out and "377]" in out and model_env.calls == 1
+    assert "slot hit" in out and "233]" in out and model_env.calls == 1
+    # Evidence is per value class: an odd count is proposed again, not served.
+    assert cache_of(ip).lookup("Print the first 15 Fibonacci numbers as a list").proposal
 
 
 def test_semantic_request_carries_the_reference(ip: Any, model_env: ModelServer) -> None:

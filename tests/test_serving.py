@@ -26,7 +26,7 @@ WORDS = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=8)
 
 
 def snippet(task: str, code: str, *, source: str = "manual",
-            evidence: dict[str, list[int]] | None = None) -> Snippet:
+            evidence: dict[str, list[str]] | None = None) -> Snippet:
     a = analyse_task(task)
     return Snippet(id="0" * 16, namespace="ns", task=a.task, task_norm=a.normalised,
                    template=a.template, template_hash=a.template_hash,
@@ -122,27 +122,37 @@ def test_a_declared_value_is_served_only_when_its_shape_holds(old: int, new: int
 
 @given(st.integers(min_value=3, max_value=99), st.integers(min_value=-5, max_value=99))
 @settings(max_examples=60)
-def test_an_undeclared_value_needs_the_models_confirmation(old: int, new: int) -> None:
+def test_an_undeclared_value_needs_the_models_confirmation_for_its_class(
+    old: int, new: int,
+) -> None:
     assume(new != old)
     code = f"print(sum(range({old})))\n"
     task = f"Print the sum of the numbers below {old}"
     query = analyse_task(f"Print the sum of the numbers below {new}")
     unconfirmed = decide_slot(snippet(task, code), query)
     assert not unconfirmed.served
-    confirmed = decide_slot(snippet(task, code, evidence={"confirmed": [0]}), query)
-    assert confirmed.served == (new > 0)
-    refuted = decide_slot(
-        snippet(task, code, evidence={"confirmed": [0], "refuted": [0]}), query)
+    # A confirmation with a value of the old value's parity: the other parity stays unproven.
+    same_parity = "int-even" if old % 2 == 0 else "int-odd"
+    confirmed = decide_slot(
+        snippet(task, code, evidence={"confirmed": [f"0/{same_parity}"]}), query)
+    assert confirmed.served == (new > 0 and new % 2 == old % 2)
+    both = decide_slot(
+        snippet(task, code, evidence={"confirmed": ["0/int-even", "0/int-odd"]}), query)
+    assert both.served == (new > 0)
+    refuted = decide_slot(snippet(
+        task, code, evidence={"confirmed": ["0/int-even", "0/int-odd"], "refuted": ["0"]}),
+        query)
     assert not refuted.served and refuted.substitution is None
 
 
 def test_structural_values_are_never_served_or_proposed_without_a_declaration() -> None:
     seed = snippet("Print the sum of all integers up to 1 million",
-                   "n = 1_000_000\nprint(n * (n + 1) // 2)\n", evidence={"confirmed": [0]})
+                   "n = 1_000_000\nprint(n * (n + 1) // 2)\n",
+                   evidence={"confirmed": ["0/int-even", "0/int-odd"]})
     decision = decide_slot(seed, analyse_task("Print the sum of all integers up to 2 million"))
     assert not decision.served and decision.substitution is None
     row = snippet("Print its 2nd row", "import numpy as np\nx = np.arange(9) ** 2\nprint(x[1])\n",
-                  evidence={"confirmed": [0]})
+                  evidence={"confirmed": ["0/int-even", "0/int-odd"]})
     assert decide_slot(row, analyse_task("Print its 3rd row")).substitution is None
 
 
@@ -164,7 +174,7 @@ def test_a_value_also_in_a_label_is_not_a_declaration() -> None:
 def test_a_regex_escape_does_not_hide_a_value() -> None:
     seed = snippet("Count the word 'cat' in 'a cat sat'",
                    "import re\nprint(len(re.findall(r'\\bcat\\b', 'a cat sat')))\n",
-                   evidence={"confirmed": [0, 1]})
+                   evidence={"confirmed": ["0/string", "1/string"]})
     decision = decide_slot(seed, analyse_task("Count the word 'dog' in 'a cat sat'"))
     assert decision.substitution is None  # 'cat' is in the regex and in the text
 
@@ -185,3 +195,10 @@ def test_served_declared_substitutions_print_the_right_answer() -> None:
 def test_same_program_ignores_layout_and_comments_only() -> None:
     assert same_program("print( 1+2 )  # sum\n", "print(1 + 2)\n")
     assert not same_program("print(1 + 2)\n", "print(2 + 1)\n")
+
+
+def test_a_confirmation_that_declares_its_values_is_the_same_program() -> None:
+    proposal = "import math\nprint(math.factorial(9))\n"
+    declared = "# parameters\nn = 9\n\nimport math\nprint(math.factorial(n))\n"
+    assert same_program(declared, proposal)
+    assert not same_program(declared.replace("n = 9", "n = 8"), proposal)

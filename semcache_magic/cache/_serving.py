@@ -13,7 +13,8 @@ is cheap by comparison. So code runs without the model only on evidence:
 ``confirmed``
     the model, asked before to adapt this snippet to another value of the same
     slot, answered with exactly the substituted program (same syntax tree), and
-    never refuted it since.
+    never refuted it since. Evidence is per value class: a confirmation with an
+    even number does not cover odd ones (``range(start, stop, 2)``).
 
 Whatever the evidence, a substitution must also keep every value's shape and the
 order between values (:func:`semcache_magic.task.shape_change`); small integers
@@ -35,7 +36,15 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from ..snippet import Snippet
-from ..task import Substitution, TaskAnalysis, is_structural, shape_change, substitute
+from ..task import (
+    Substitution,
+    TaskAnalysis,
+    inline_parameters,
+    is_structural,
+    shape_change,
+    substitute,
+    value_class,
+)
 
 __all__ = ["SERVABLE_SOURCES", "SlotDecision", "decide_slot", "heuristic_slots", "same_program",
            "servable"]
@@ -77,31 +86,43 @@ def decide_slot(snippet: Snippet, analysis: TaskAnalysis) -> SlotDecision:
     reason = shape_change(snippet.literals, analysis.literals)
     if reason is not None:
         return SlotDecision(snippet, None, "", reason)
-    confirmed = set(snippet.evidence.get("confirmed", ())) - set(
-        snippet.evidence.get("refuted", ()))
+    refuted = set(snippet.evidence.get("refuted", ()))
     kinds: set[str] = set()
     for slot in result.slots:
         if slot in result.declared:
             kinds.add("declared")
             continue
         old = snippet.literals[slot]
-        if is_structural(old) or slot in snippet.evidence.get("refuted", ()):
+        if is_structural(old) or str(slot) in refuted:
             # Not even a proposal: a guess at where "1" or a refuted slot goes would
             # mislead the model more than help it.
             return SlotDecision(snippet, None, "",
                                 f"{old.text!r} is not declared and its place is not certain")
-        kinds.add("confirmed" if slot in confirmed else "proposal")
+        kinds.add("confirmed" if _confirmed(snippet, slot, analysis) else "proposal")
     if "proposal" in kinds or not servable(snippet):
         return SlotDecision(snippet, result, "proposal")
     return SlotDecision(snippet, result, "+".join(sorted(kinds)))
 
 
+def _confirmed(snippet: Snippet, slot: int, analysis: TaskAnalysis) -> bool:
+    """Did the model confirm a substitution of this slot with a value of the new value's
+    class (the old value's class is known good once the place itself is confirmed)?"""
+    classes = {entry.split("/", 1)[1] for entry in snippet.evidence.get("confirmed", ())
+               if entry.split("/", 1)[0] == str(slot) and "/" in entry}
+    if not classes:
+        return False
+    return value_class(analysis.literals[slot]) in classes | {
+        value_class(snippet.literals[slot])}
+
+
 def same_program(a: str, b: str) -> bool:
-    """True when two programs have the same syntax tree (formatting and comments aside)."""
-    try:
-        return ast.dump(ast.parse(a)) == ast.dump(ast.parse(b))
-    except (SyntaxError, ValueError):
+    """True when two programs have the same syntax tree, formatting, comments and a
+    ``# parameters`` block aside (a model confirming a substitution may well declare
+    the values it keeps: that is the same program)."""
+    tree_a, tree_b = inline_parameters(a), inline_parameters(b)
+    if tree_a is None or tree_b is None:
         return a.strip() == b.strip()
+    return ast.dump(tree_a) == ast.dump(tree_b)
 
 
 def heuristic_slots(decision: SlotDecision) -> Collection[int]:

@@ -194,9 +194,9 @@ class SnippetStore:
         self._update(snippet_id, values, "record the snippet's use")
 
     @reopening
-    def add_evidence(self, snippet_id: str, *, confirmed: Sequence[int] = (),
-                     refuted: Sequence[int] = ()) -> Snippet:
-        """Add slot indices to a snippet's ``confirmed``/``refuted`` evidence (a
+    def add_evidence(self, snippet_id: str, *, confirmed: Sequence[str] = (),
+                     refuted: Sequence[str] = ()) -> Snippet:
+        """Add entries to a snippet's ``confirmed``/``refuted`` evidence (a
         read-modify-write under the store's lock)."""
         table = self._table(self.SNIPPETS, create=False)
         if table is None:
@@ -204,8 +204,8 @@ class SnippetStore:
         with self.db.translate("record the model's evidence"), self.db.write_lock():
             snippet = self._require(table, snippet_id)
             evidence = {key: set(values) for key, values in snippet.evidence.items()}
-            evidence.setdefault("confirmed", set()).update(int(i) for i in confirmed)
-            evidence.setdefault("refuted", set()).update(int(i) for i in refuted)
+            evidence.setdefault("confirmed", set()).update(str(i) for i in confirmed)
+            evidence.setdefault("refuted", set()).update(str(i) for i in refuted)
             snippet.evidence = {key: sorted(values) for key, values in evidence.items() if values}
             table.update(where=f"id = {quote(snippet_id)}",
                          values={"evidence": json.dumps(snippet.evidence, sort_keys=True)})

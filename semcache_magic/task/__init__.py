@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from ._analysis import Literal, TaskAnalysis, analyse_task, clean_task_text, schema_key
 from ._cell import as_python, imported_libraries, parse_cell
-from ._params import PARAMETERS_MARKER, declared_parameters
+from ._params import PARAMETERS_MARKER, declared_parameters, inline_parameters
 from ._redact import PLACEHOLDER, Redaction, redact, redact_text
-from ._shapes import STRUCTURAL_NUMBERS, is_structural, shape_change, value_shape
+from ._shapes import STRUCTURAL_NUMBERS, is_structural, shape_change, value_class, value_shape
 from ._slots import Substitution, substitute
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "clean_task_text",
     "declared_parameters",
     "imported_libraries",
+    "inline_parameters",
     "is_structural",
     "parse_cell",
     "redact",
@@ -41,5 +42,6 @@ __all__ = [
     "schema_key",
     "shape_change",
     "substitute",
+    "value_class",
     "value_shape",
 ]

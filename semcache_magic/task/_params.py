@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 
 from ._analysis import Literal
 
-__all__ = ["PARAMETERS_MARKER", "declared_parameters", "parameter_spans"]
+__all__ = ["PARAMETERS_MARKER", "declared_parameters", "inline_parameters", "parameter_spans"]
 
 #: The comment that opens a parameters block (case-insensitive; text may follow).
 PARAMETERS_MARKER = re.compile(r"^#\s*parameters\b", re.IGNORECASE)
@@ -169,3 +169,39 @@ def _targets(node: ast.stmt) -> list[ast.expr]:
         target = node.target
         return list(target.elts) if isinstance(target, ast.Tuple) else [target]
     return []
+
+
+def inline_parameters(code: str) -> ast.Module | None:
+    """The syntax tree of ``code`` with its parameters block folded into the code: each
+    bound value written where its variable is read, the bindings dropped. Two programs
+    that differ only in declaring their values (``n = 6; f(n)`` vs ``f(6)``) then have
+    the same tree."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return None
+    values = {name: node for name, (node, _span) in _bindings(code).items()}
+    if not values:
+        return tree
+    spans = {id(node) for node in values.values()}
+
+    class Inline(ast.NodeTransformer):
+        def visit_Name(self, node: ast.Name) -> ast.AST:
+            if isinstance(node.ctx, ast.Load) and node.id in values:
+                return ast.copy_location(_copy(values[node.id]), node)
+            return node
+
+    kept = []
+    for statement in tree.body:
+        pairs = _constant_assignments(statement)
+        if pairs and all(name in values and id(values[name]) in spans for name, _ in pairs):
+            continue  # a binding of the block: folded into its uses
+        kept.append(statement)
+    tree.body = kept
+    inlined: ast.Module = Inline().visit(tree)
+    return inlined
+
+
+def _copy(node: ast.expr) -> ast.expr:
+    copied = ast.parse(ast.unparse(node), mode="eval").body
+    return copied

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 from ._analysis import Literal
 
-__all__ = ["STRUCTURAL_NUMBERS", "is_structural", "shape_change", "value_shape"]
+__all__ = ["STRUCTURAL_NUMBERS", "is_structural", "shape_change", "value_class", "value_shape"]
 
 #: Numbers that are as often structure (offsets, exponents, steps) as data.
 STRUCTURAL_NUMBERS = frozenset({-1, 0, 1, 2})
@@ -31,6 +31,18 @@ STRUCTURAL_NUMBERS = frozenset({-1, 0, 1, 2})
 def is_structural(literal: Literal) -> bool:
     """True for a number that code uses as structure as often as data (-1, 0, 1, 2)."""
     return literal.kind == "number" and literal.value in STRUCTURAL_NUMBERS
+
+
+def value_class(literal: Literal) -> str:
+    """A finer class than the shape, for evidence: a confirmation earned with an even
+    number says nothing about odd ones (``range(start, stop, 2)``), so each class needs
+    its own (the old value's class is known good: the code was right for it)."""
+    value = literal.value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return literal.kind
+    if isinstance(value, float):
+        return "float"
+    return "int-even" if value % 2 == 0 else "int-odd"
 
 
 def value_shape(literal: Literal) -> tuple[object, ...]:

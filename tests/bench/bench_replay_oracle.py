@@ -104,7 +104,7 @@ def close_extension(shell: Any) -> None:
 def stored_snippets(store: Path) -> list[dict[str, Any]]:
     env = dict(os.environ, SEMCACHE_STORE=str(store))
     done = subprocess.run([str(SEMCACHE), "--store", str(store), "list", "--json",
-                           "--all-namespaces", "--limit", "1000000"],
+                           "--all-namespaces", "--limit", "100000"],
                           capture_output=True, text=True, env=env, timeout=300, check=True)
     rows: list[dict[str, Any]] = json.loads(done.stdout)
     return rows
