@@ -202,3 +202,18 @@ def test_a_confirmation_that_declares_its_values_is_the_same_program() -> None:
     declared = "# parameters\nn = 9\n\nimport math\nprint(math.factorial(n))\n"
     assert same_program(declared, proposal)
     assert not same_program(declared.replace("n = 9", "n = 8"), proposal)
+
+
+def test_an_unmarked_header_places_values_but_a_new_class_needs_the_model() -> None:
+    code = "c = 25\nprint(c * 9 / 5 + 32)\n"
+    seed = snippet("Convert 25 degrees Celsius to Fahrenheit and print the value", code)
+    assert seed.params == {0: "c"}
+    odd = decide_slot(seed, analyse_task(
+        "Convert 37 degrees Celsius to Fahrenheit and print the value"))
+    assert odd.served and odd.evidence == "declared"
+    even = decide_slot(seed, analyse_task(
+        "Convert 36 degrees Celsius to Fahrenheit and print the value"))
+    assert not even.served and even.evidence == "proposal"
+    marked = snippet(seed.task, "# parameters\n" + code)
+    assert decide_slot(marked, analyse_task(
+        "Convert 36 degrees Celsius to Fahrenheit and print the value")).served

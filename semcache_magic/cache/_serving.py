@@ -9,7 +9,10 @@ is cheap by comparison. So code runs without the model only on evidence:
     sidebar) or by the model for a task that then ran successfully.
 ``declared``
     each changed value is bound in the code's ``# parameters`` block, where the
-    model (or a person) put the task's values on purpose.
+    model (or a person) put the task's values on purpose. A block of plain
+    bindings at the top without the marker (``c = 25``) places values as surely,
+    but promises nothing about other values: it counts for values of the same
+    class as the old one (see below) until the model confirms another class.
 ``confirmed``
     the model, asked before to adapt this snippet to another value of the same
     slot, answered with exactly the substituted program (same syntax tree), and
@@ -39,6 +42,7 @@ from ..snippet import Snippet
 from ..task import (
     Substitution,
     TaskAnalysis,
+    has_parameters_marker,
     inline_parameters,
     is_structural,
     shape_change,
@@ -87,10 +91,17 @@ def decide_slot(snippet: Snippet, analysis: TaskAnalysis) -> SlotDecision:
     if reason is not None:
         return SlotDecision(snippet, None, "", reason)
     refuted = set(snippet.evidence.get("refuted", ()))
+    promised = has_parameters_marker(snippet.code)
     kinds: set[str] = set()
     for slot in result.slots:
         if slot in result.declared:
-            kinds.add("declared")
+            # A marked block comes with the promise that the code works for other values;
+            # an unmarked one only says where the value goes: a new class of value (odd
+            # after even, ...) needs the model's word first.
+            same_class = value_class(analysis.literals[slot]) == value_class(
+                snippet.literals[slot])
+            kinds.add("declared" if promised or same_class or _confirmed(
+                snippet, slot, analysis) else "proposal")
             continue
         old = snippet.literals[slot]
         if is_structural(old) or str(slot) in refuted:
@@ -126,7 +137,10 @@ def same_program(a: str, b: str) -> bool:
 
 
 def heuristic_slots(decision: SlotDecision) -> Collection[int]:
-    """The changed values a model answer confirms or refutes (declared ones need no word)."""
+    """The changed values a model answer confirms or refutes: all but those declared in a
+    marked parameters block (which need no word)."""
     if decision.substitution is None:
         return ()
+    if not has_parameters_marker(decision.snippet.code):
+        return list(decision.substitution.slots)
     return [s for s in decision.substitution.slots if s not in decision.substitution.declared]

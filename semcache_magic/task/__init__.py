@@ -16,7 +16,12 @@ from __future__ import annotations
 
 from ._analysis import Literal, TaskAnalysis, analyse_task, clean_task_text, schema_key
 from ._cell import as_python, imported_libraries, parse_cell
-from ._params import PARAMETERS_MARKER, declared_parameters, inline_parameters
+from ._params import (
+    PARAMETERS_MARKER,
+    declared_parameters,
+    has_parameters_marker,
+    inline_parameters,
+)
 from ._redact import PLACEHOLDER, Redaction, redact, redact_text
 from ._shapes import STRUCTURAL_NUMBERS, is_structural, shape_change, value_class, value_shape
 from ._slots import Substitution, substitute
@@ -33,6 +38,7 @@ __all__ = [
     "as_python",
     "clean_task_text",
     "declared_parameters",
+    "has_parameters_marker",
     "imported_libraries",
     "inline_parameters",
     "is_structural",

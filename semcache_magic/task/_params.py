@@ -14,10 +14,17 @@ literals (slot index -> variable name); :func:`parameter_spans` finds, in the
 code, the value each declared variable is bound to, so the slot tier can edit
 exactly that token.
 
-A binding only counts when it is certain: the block follows a ``# parameters``
-comment at the top level; the value equals exactly one of the task's values; the
-value appears nowhere else in the code (a label still printing the old value
-would make the served output wrong); and the variable is not assigned again.
+Code written without the marker (by a person, or a model that did not follow the
+prompt) may still open with such bindings (``c = 25`` then ``print(c * 9 / 5 +
+32)``): the place of the value is as certain, but nobody promised the code works
+for every value, so :func:`has_parameters_marker` tells the two apart and the
+serving rules ask more of an unmarked block.
+
+A binding only counts when it is certain: the block is the top of the program
+(after the marker, if any; imports and data literals such as ``data = [1, 2]`` may
+sit in it); the value equals exactly one of the task's values; the value appears
+nowhere else in the code (a label still printing the old value would make the
+served output wrong); and the variable is not assigned again.
 """
 
 from __future__ import annotations
@@ -28,7 +35,8 @@ from collections.abc import Mapping, Sequence
 
 from ._analysis import Literal
 
-__all__ = ["PARAMETERS_MARKER", "declared_parameters", "inline_parameters", "parameter_spans"]
+__all__ = ["PARAMETERS_MARKER", "declared_parameters", "has_parameters_marker",
+           "inline_parameters", "parameter_spans"]
 
 #: The comment that opens a parameters block (case-insensitive; text may follow).
 PARAMETERS_MARKER = re.compile(r"^#\s*parameters\b", re.IGNORECASE)
@@ -59,12 +67,15 @@ def parameter_spans(code: str, names: Mapping[int, str]) -> dict[int, Span]:
     return {slot: bindings[name][1] for slot, name in names.items() if name in bindings}
 
 
+def has_parameters_marker(code: str) -> bool:
+    """True when the code opens its parameters block with the ``# parameters`` comment."""
+    return any(PARAMETERS_MARKER.match(line) for line in code.splitlines())
+
+
 def _bindings(code: str) -> dict[str, tuple[ast.expr, Span]]:
     """Variable -> (value node, value span) for the parameters block of ``code``."""
     lines = code.splitlines(keepends=True)
-    marker = next((i for i, line in enumerate(lines) if PARAMETERS_MARKER.match(line)), None)
-    if marker is None:
-        return {}
+    marker = next((i for i, line in enumerate(lines) if PARAMETERS_MARKER.match(line)), -1)
     try:
         tree = ast.parse(code)
     except (SyntaxError, ValueError):
@@ -79,11 +90,10 @@ def _bindings(code: str) -> dict[str, tuple[ast.expr, Span]]:
             continue
         pairs = _constant_assignments(statement)
         if pairs is None:
-            if started:
-                break  # the block ends at the first statement that is not a binding
-            if isinstance(statement, ast.Import | ast.ImportFrom):
+            if isinstance(statement, ast.Import | ast.ImportFrom) or _data(statement) or (
+                    not started and _docstring(statement)):
                 continue
-            break
+            break  # the block ends at the first statement that is not a binding
         started = True
         for name, node in pairs:
             if name in found:
@@ -113,6 +123,21 @@ def _constant_assignments(statement: ast.stmt) -> list[tuple[str, ast.expr]] | N
         return [(t.id, v) for t, v in zip(target.elts, value.elts, strict=True)
                 if isinstance(t, ast.Name)]
     return None
+
+
+def _data(statement: ast.stmt) -> bool:
+    """``data = [4, 8, 15]``: a literal container, data rather than a parameter."""
+    return (isinstance(statement, ast.Assign) and len(statement.targets) == 1
+            and isinstance(statement.targets[0], ast.Name)
+            and isinstance(statement.value, ast.List | ast.Tuple | ast.Set | ast.Dict)
+            and all(isinstance(n, ast.Constant | ast.UnaryOp | ast.List | ast.Tuple
+                               | ast.Dict | ast.expr_context | ast.USub)
+                    for n in ast.walk(statement.value)))
+
+
+def _docstring(statement: ast.stmt) -> bool:
+    return isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant) and (
+        isinstance(statement.value.value, str))
 
 
 def _constant(node: ast.expr) -> bool:
