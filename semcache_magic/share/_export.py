@@ -43,7 +43,7 @@ from ._codegen import (
     indent,
     parametrize,
     parses,
-    plain_python,
+    script_code,
     trailing_expression,
 )
 from ._nbfile import build_notebook, notebook_json
@@ -129,7 +129,7 @@ def render_script(snippet: Snippet) -> str:
     Secrets are redacted; IPython-only lines become comments; a trailing
     expression is printed as a notebook would display it.
     """
-    code, notes = plain_python(redact_text(snippet.code).strip("\n"))
+    code, notes = script_code(redact_text(snippet.code).strip("\n"))
     header = [redact_text(snippet.task), "", "Exported from semcache-magic; runs without it.",
               *_provenance(snippet), *(f"note:      {n}" for n in notes)]
     return _docstring("\n".join(header)) + "\n" + display_last(code).rstrip() + "\n"
@@ -137,7 +137,7 @@ def render_script(snippet: Snippet) -> str:
 
 def _function(s: Snippet, name: str) -> tuple[str, list[str]]:
     """One snippet as a function (source) and its required inputs."""
-    code, notes = plain_python(redact_text(s.code).strip("\n"))
+    code, notes = script_code(redact_text(s.code).strip("\n"))
     inputs = [k for k in s.input_schema if k.isidentifier() and not keyword.iskeyword(k)]
     tree = ast.parse(code) if parses(code) else None
     inline = tree is not None and not any(

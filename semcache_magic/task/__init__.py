@@ -6,18 +6,27 @@
   mapping is certain (the slot tier);
 * :func:`redact` removes secrets from any text before it is stored or sent;
 * :func:`as_python` / :func:`parse_cell` read cell source that holds IPython syntax
-  (``%magic``, ``!cmd``) as the Python a kernel runs, for analysis.
+  (``%magic``, ``!cmd``) as the Python a kernel runs, for analysis; :func:`plain_python`
+  reads it as plain Python (IPython-only lines commented out), for export and slicing.
 """
 
 from __future__ import annotations
 
 from ._analysis import Literal, TaskAnalysis, analyse_task, clean_task_text, schema_key
-from ._cell import as_python, imported_libraries, parse_cell
+from ._cell import (
+    STATEMENT_CELL_MAGICS,
+    as_python,
+    compiles,
+    imported_libraries,
+    parse_cell,
+    plain_python,
+)
 from ._redact import PLACEHOLDER, Redaction, redact, redact_text
 from ._slots import Substitution, substitute
 
 __all__ = [
     "PLACEHOLDER",
+    "STATEMENT_CELL_MAGICS",
     "Literal",
     "Redaction",
     "Substitution",
@@ -25,8 +34,10 @@ __all__ = [
     "analyse_task",
     "as_python",
     "clean_task_text",
+    "compiles",
     "imported_libraries",
     "parse_cell",
+    "plain_python",
     "redact",
     "redact_text",
     "schema_key",
