@@ -147,9 +147,14 @@ class ClaudeAdapter:
         """Adapt ``reference`` to ``task``; its literals are hard constraints."""
         schema, libraries = self._context(task, context)
         content = prompts.adapt_message(
-            task, reference.task, reference.code, input_schema=schema, libraries=libraries
+            task, reference.task, reference.code, input_schema=schema, libraries=libraries,
+            reference_context=reference.context_code,
+            reference_free_names=reference.free_names,
         )
-        return self._call("adapt", content, on_text, reference_code=reference.code, task=task)
+        # "Unchanged" means the reference as a program: an imported cell after its context.
+        program = (f"{reference.context_code.rstrip()}\n\n{reference.code}"
+                   if reference.context_code.strip() else reference.code)
+        return self._call("adapt", content, on_text, reference_code=program, task=task)
 
     def generate(
         self, task: TaskAnalysis, *, context: CodeContext | None = None,
