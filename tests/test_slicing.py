@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import io
+import subprocess
+import sys
 import textwrap
 
 import pytest
 
+from semcache_magic.cells import NotebookSlicer, is_inspection
 from semcache_magic.cells._defuse import analyse_cell
-from semcache_magic.cells import NotebookSlicer
-from semcache_magic.cells import is_inspection
 
 
 def slice_of(*cells: str | None) -> tuple[str, tuple[str, ...]]:
@@ -140,11 +141,30 @@ def test_a_function_that_rebinds_a_global_defines_it_when_called() -> None:
     assert statements_of(context)[0] == "count = 0"
 
 
-def test_star_imports_are_flagged_and_kept_when_names_are_missing() -> None:
+def test_star_imports_bind_what_the_module_exports() -> None:
     cells = NotebookSlicer(["from math import *\nimport os", "print(pi)", "print(os.sep)"])
+    assert cells.slice(1).free_names == () and cells.slice(1).star_imports == ()
+    assert cells.slice(1).context_code == "from math import *\n"
+    assert cells.slice(2).context_code == "import os\n"
+    assert slice_of("from string import *", "print(ascii_letters)")[1] == ()  # its __all__
+
+
+def test_a_star_import_is_read_without_running_the_package() -> None:
+    script = ("import sys\nfrom semcache_magic.cells import NotebookSlicer\n"
+              "s = NotebookSlicer(['from sklearn.metrics import *', 'print(precision_score)'])\n"
+              "print(s.slice(1).free_names, 'sklearn' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)
+    assert done.stdout == "() False\n", done.stderr
+
+
+def test_an_unknown_star_import_is_flagged_and_kept_when_names_are_missing() -> None:
+    cells = NotebookSlicer(["from no_such_module_here import *\nimport os", "print(pi)",
+                            "print(os.sep)"])
     needs_star = cells.slice(1)
-    assert needs_star.star_imports == ("math",) and needs_star.free_names == ("pi",)
-    assert needs_star.context_code == "from math import *\n"
+    assert needs_star.star_imports == ("no_such_module_here",)
+    assert needs_star.free_names == ("pi",)
+    assert needs_star.context_code == "from no_such_module_here import *\n"
     assert cells.slice(2).star_imports == ()
 
 
@@ -226,3 +246,10 @@ def test_names_bound_in_a_loop_branch_or_try_are_not_missing() -> None:
 
 def test_a_name_read_before_a_conditional_binding_is_still_free() -> None:
     assert slice_of("for i in range(2):\n    total += i", "print(total)")[1] == ("total",)
+
+
+def test_making_the_folder_a_name_points_at_is_part_of_its_slice() -> None:
+    context, _ = slice_of("import os\nIMAGES = 'images'\nos.makedirs(IMAGES, exist_ok=True)\n"
+                          "def save(name):\n    open(os.path.join(IMAGES, name), 'w').close()",
+                          "save('a.txt')")
+    assert "os.makedirs(IMAGES, exist_ok=True)" in context

@@ -22,6 +22,7 @@ import ast
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from ._modules import star_names
 from ._vocabulary import (
     ARG_MUTATORS,
     BUILTIN_NAMES,
@@ -335,6 +336,12 @@ class _Flow(ast.NodeVisitor):
             return
         if func.attr in WRITERS:
             self.writes.update(_path_literals(node))
+            # `os.makedirs(IMAGES_PATH)`: what the name points at changes, so a later
+            # reader of the name (a save_fig helper) needs this statement too
+            target = node.args[1:2] if func.attr == "dump" else node.args[:1]
+            for arg in target:
+                if isinstance(arg, ast.Name) and arg.id not in self.modules:
+                    self.mutates.add(arg.id)
         if func.attr in ARG_MUTATORS:
             for arg in node.args:
                 self.mutate(arg)
@@ -385,6 +392,10 @@ def analyse_cell(code: str, cell: int, modules: set[str],
     for node in tree.body:
         flow = _Flow(modules=modules, functions=functions)
         flow.visit(node)
+        provided = star_names(flow.star) if flow.star else None
+        if provided is not None:  # a star import we can read binds what it exports
+            flow.defines |= provided
+            flow.star = None
         shared = any(other is not node and other.lineno <= (node.end_lineno or 0)
                      and (other.end_lineno or 0) >= node.lineno for other in tree.body)
         result.append(Statement(
