@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import re
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -40,10 +41,17 @@ STATEMENT_CELL_MAGICS: dict[str, frozenset[str]] = {**STATEMENT_LINE_MAGICS,
 _NOTE = "# IPython only: "
 
 
+def _tree(code: str) -> ast.Module:
+    with warnings.catch_warnings():  # `'\d'` in someone's notebook is not our warning
+        warnings.simplefilter("ignore")
+        tree: ast.Module = compile(code, "<cell>", "exec", flags=_FLAGS)
+    return tree
+
+
 def compiles(code: str) -> bool:
     """True when ``code`` is Python (top-level ``await`` allowed, as in a kernel)."""
     try:
-        compile(code, "<cell>", "exec", flags=_FLAGS)
+        _tree(code)
     except (SyntaxError, ValueError):
         return False
     return True
@@ -73,10 +81,7 @@ def as_python(code: str) -> str | None:
 def parse_cell(code: str) -> ast.Module | None:
     """The syntax tree of ``code`` read as a kernel would read it, or ``None``."""
     source = as_python(code)
-    if source is None:
-        return None
-    tree: ast.Module = compile(source, "<cell>", "exec", flags=_FLAGS)
-    return tree
+    return None if source is None else _tree(source)
 
 
 def imported_libraries(code: str) -> list[str]:
