@@ -154,6 +154,69 @@ def handbook(path: Path) -> Path:
     ])
 
 
+TRANSFORMER = '''\
+from sklearn.base import BaseEstimator, TransformerMixin
+
+rooms_ix, households_ix = 0, 1
+
+class CombinedAttributesAdder(BaseEstimator, TransformerMixin):
+    def __init__(self, add_rooms_per_household=True):
+        self.add_rooms_per_household = add_rooms_per_household
+    def fit(self, X, y=None):
+        return self
+    def transform(self, X):
+        rooms_per_household = X[:, rooms_ix] / X[:, households_ix]
+        return np.c_[X, rooms_per_household]'''
+
+
+def housing(path: Path) -> Path:
+    """An end-to-end project chapter: a frame changed in place, a stratified split in a
+    loop, columns dropped from both sets in a loop, a custom transformer, a pipeline."""
+    return write_notebook(path, [
+        md("# End-to-end Machine Learning project"),
+        code("import numpy as np\nimport pandas as pd\nnp.random.seed(42)\n"
+             "try:\n    from sklearn.impute import SimpleImputer\n"
+             "except ImportError:\n    from sklearn.preprocessing import Imputer as SimpleImputer"),
+        md("# Get the data"),
+        code("def load_housing_data(n=400):\n    rng = np.random.RandomState(0)\n"
+             "    return pd.DataFrame({'total_rooms': rng.randint(10, 100, n).astype(float),\n"
+             "                         'households': rng.randint(1, 10, n).astype(float),\n"
+             "                         'median_income': rng.uniform(0.5, 10, n),\n"
+             "                         'median_house_value': rng.uniform(1e4, 5e5, n)})"),
+        code("housing = load_housing_data()\nhousing.head()"),                          # 4
+        code("housing.loc[::7, 'total_rooms'] = np.nan"),                                # 5
+        code('housing["income_cat"] = pd.cut(housing["median_income"],\n'
+             "                               bins=[0., 1.5, 3.0, 4.5, 6., np.inf],\n"
+             "                               labels=[1, 2, 3, 4, 5])"),                  # 6
+        code("from sklearn.model_selection import StratifiedShuffleSplit\n\n"
+             "split = StratifiedShuffleSplit(n_splits=1, test_size=0.2, random_state=42)\n"
+             'for train_index, test_index in split.split(housing, housing["income_cat"]):\n'
+             "    strat_train_set = housing.loc[train_index]\n"
+             "    strat_test_set = housing.loc[test_index]"),                            # 7
+        code("for set_ in (strat_train_set, strat_test_set):\n"
+             '    set_.drop("income_cat", axis=1, inplace=True)'),                       # 8
+        md("# Prepare the data for Machine Learning algorithms"),
+        code('housing = strat_train_set.drop("median_house_value", axis=1)\n'
+             'housing_labels = strat_train_set["median_house_value"].copy()'),          # 10
+        code('imputer = SimpleImputer(strategy="median")\nimputer.fit(housing)\n'
+             "imputer.statistics_"),                                                    # 11
+        code(TRANSFORMER),                                                               # 12
+        code("from sklearn.pipeline import Pipeline\nfrom sklearn.preprocessing import "
+             "StandardScaler\n\nnum_pipeline = Pipeline([\n"
+             "        ('imputer', SimpleImputer(strategy=\"median\")),\n"
+             "        ('attribs_adder', CombinedAttributesAdder()),\n"
+             "        ('std_scaler', StandardScaler()),\n    ])\n\n"
+             "housing_prepared = num_pipeline.fit_transform(housing)"),                # 13
+        md("# Select and train a model"),
+        code("from sklearn.linear_model import LinearRegression\n\nlin_reg = LinearRegression()\n"
+             "lin_reg.fit(housing_prepared, housing_labels)"),                          # 15
+        code("from sklearn.metrics import mean_squared_error\n\n"
+             "housing_predictions = lin_reg.predict(housing_prepared)\n"
+             "lin_rmse = np.sqrt(mean_squared_error(housing_labels, housing_predictions))\n"
+             "print(round(lin_rmse, -3) > 0, strat_train_set.shape[1])"),              # 16
+    ])
+
+
 def cells_of(path: Path) -> dict[int, Cell]:
     return {cell.cell: cell for cell in harvest_paths([path]).cells}
 
@@ -195,10 +258,26 @@ def test_a_handbook_section_keeps_loops_timings_and_rebindings_straight(tmp_path
     assert 11 not in cells and "Note" not in cells[5].task
 
 
+def test_a_project_chapter_keeps_changes_made_in_place_and_in_loops(tmp_path: Path) -> None:
+    cells = cells_of(housing(tmp_path / "02_end_to_end.ipynb"))
+    assert all(not c.free_names for c in cells.values())
+    context = cells[16].context_code
+    for needed in ("housing.loc[::7, 'total_rooms'] = np.nan", 'housing["income_cat"] = ',
+                   "for train_index, test_index in split.split", "for set_ in (strat_train_set",
+                   "class CombinedAttributesAdder", "rooms_ix, households_ix = 0, 1",
+                   "except ImportError:", "lin_reg.fit(housing_prepared, housing_labels)"):
+        assert needed in context, needed
+    assert "imputer.fit(housing)" not in context  # the pipeline makes its own imputer
+    done = subprocess.run([sys.executable, "-c", context + cells[16].code],
+                          capture_output=True, text=True, timeout=120)
+    assert done.stdout == "True 4\n", done.stderr  # income_cat was dropped from the set
+
+
 @pytest.fixture
 def exported(fast_cache: SnippetCache, tmp_path: Path) -> tuple[SnippetCache, list[Path]]:
     import_files(fast_cache, [chapter(tmp_path / "nb" / "03.ipynb"),
-                              handbook(tmp_path / "nb" / "ufuncs.ipynb")])
+                              handbook(tmp_path / "nb" / "ufuncs.ipynb"),
+                              housing(tmp_path / "nb" / "02.ipynb")])
     return fast_cache, export_snippets(fast_cache, tmp_path / "scripts")
 
 

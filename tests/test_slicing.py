@@ -253,3 +253,10 @@ def test_making_the_folder_a_name_points_at_is_part_of_its_slice() -> None:
                           "def save(name):\n    open(os.path.join(IMAGES, name), 'w').close()",
                           "save('a.txt')")
     assert "os.makedirs(IMAGES, exist_ok=True)" in context
+
+
+def test_changing_each_object_of_a_loop_changes_them_all() -> None:
+    context, _ = slice_of("train = make()\ntest = make()",
+                          "for set_ in (train, test):\n    set_.drop('c', axis=1, inplace=True)",
+                          "train.describe()")
+    assert "for set_ in (train, test):" in context

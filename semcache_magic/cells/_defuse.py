@@ -143,6 +143,7 @@ class _Flow(ast.NodeVisitor):
     calls: set[str] = field(default_factory=set)
     deletes: set[str] = field(default_factory=set)
     star: str | None = None
+    aliases: dict[str, list[str]] = field(default_factory=dict)  # loop name -> the objects
 
     def bind(self, name: str) -> None:
         if self.local:
@@ -160,6 +161,7 @@ class _Flow(ast.NodeVisitor):
         if root is not None:
             self.read(root)
             self.mutates.add(root)
+            self.mutates.update(self.aliases.get(root, ()))
 
     def visit_Name(self, node: ast.Name) -> None:
         if isinstance(node.ctx, ast.Load):
@@ -289,6 +291,10 @@ class _Flow(ast.NodeVisitor):
 
     def visit_For(self, node: ast.For | ast.AsyncFor) -> None:
         self.visit(node.iter)
+        if isinstance(node.target, ast.Name) and isinstance(node.iter, ast.Tuple | ast.List):
+            # `for set_ in (train, test): set_.drop(..., inplace=True)` changes both
+            self.aliases[node.target.id] = [e.id for e in node.iter.elts
+                                            if isinstance(e, ast.Name)]
         self.branch += 1
         self.visit(node.target)
         self.branch -= 1
