@@ -172,3 +172,17 @@ def test_the_bench_folder_imports_in_one_call(fast_cache: SnippetCache) -> None:
     assert report.self_contained / len(report.items) >= 0.9
     assert all(len(task) <= 200 for task in tasks)
     assert seconds < 120
+
+
+def test_a_cells_future_import_stays_first_in_its_export(fast_cache: SnippetCache,
+                                                          tmp_path: Path) -> None:
+    path = write_notebook(tmp_path / "old.ipynb", [
+        code("from __future__ import division\nimport math\nradius = 2.0"),
+        md("## Show the area"),
+        code("from __future__ import print_function\ndisplay(round(math.pi * radius ** 2, 1))"),
+    ])
+    import_files(fast_cache, [path])
+    (script,) = [p for p in export_snippets(fast_cache, tmp_path / "out")
+                 if p.name.startswith("show")]
+    done = run_plain(script)
+    assert done.returncode == 0 and done.stdout == "12.6\n", done.stderr

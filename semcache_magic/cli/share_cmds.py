@@ -100,6 +100,7 @@ class _Bars:
         if bar is None:
             from tqdm import tqdm
 
+            self.close()  # one stage after the other, on one line
             unit = "file" if stage == "reading" else "snippet"
             bar = self.bars[stage] = tqdm(total=total, desc=stage, unit=unit, disable=None,
                                           file=sys.stderr, leave=False)
@@ -108,6 +109,7 @@ class _Bars:
     def close(self) -> None:
         for bar in self.bars.values():
             bar.close()
+        self.bars.clear()
 
 
 def _print_report(report: ImportReport, verbose: bool) -> None:

@@ -57,7 +57,11 @@ def script_code(code: str) -> tuple[str, list[str]]:
         except SyntaxError as exc:
             notes.append(f"not plain Python ({exc.msg}); IPython runs it as is")
     if _uses_bare_display(result):
-        result = _DISPLAY_SHIM + result
+        lines = result.split("\n")
+        head = 0  # `from __future__` lines must stay first
+        while head < len(lines) and re.match(r"from\s+__future__\s+import\b", lines[head]):
+            head += 1
+        result = "\n".join([*lines[:head], _DISPLAY_SHIM + "\n".join(lines[head:])])
         notes.append("display() falls back to print() where IPython is not installed")
     return result, notes
 

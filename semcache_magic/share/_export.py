@@ -69,6 +69,7 @@ __all__ = [
 
 FORMATS: tuple[str, ...] = ("script", "notebook", "module")
 _DEFAULT_FILE = {"notebook": "snippets.ipynb", "module": "snippets.py"}
+_FUTURE = re.compile(r"^from\s+__future__\s+import\b")
 _WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)),
                      *(f"lpt{i}" for i in range(10))}
 
@@ -154,9 +155,13 @@ def _full_code(s: Snippet) -> str:
     context = redact_text(s.context_code).strip("\n")
     if not context.strip():
         return code
+    # `from __future__` must open the file: a cell's own, now after its context, moves up
+    future = [line for line in code.split("\n") if _FUTURE.match(line)]
+    code = "\n".join(line for line in code.split("\n") if not _FUTURE.match(line))
     where = f" of {s.origin['path']}" if s.origin.get("path") else ""
-    return (f"# -- context: what this cell needs from earlier cells{where}\n{context}\n\n"
-            f"# -- the cell\n{code}")
+    return "".join(f"{line}\n" for line in future) + (
+        f"# -- context: what this cell needs from earlier cells{where}\n{context}\n\n"
+        f"# -- the cell\n{code}")
 
 
 def render_script(snippet: Snippet) -> str:

@@ -77,11 +77,14 @@ class ImportReport:
 
 
 def _prepare(cache: SnippetCache, harvest: Harvest, *, namespace: str | None,
-             tags: Sequence[str]) -> tuple[list[ImportedCell], list[Skip]]:
+             tags: Sequence[str], progress: Progress | None) -> tuple[list[ImportedCell],
+                                                                     list[Skip]]:
     items: list[ImportedCell] = []
     failed: list[Skip] = []
     seen: set[str] = set()
-    for cell in harvest.cells:
+    for number, cell in enumerate(harvest.cells, 1):
+        if progress is not None:  # the first one waits for the model and the store
+            progress("preparing", number - 1, len(harvest.cells))
         try:
             snippet, found = cache.prepare(
                 cell.task, cell.code, source="imported", namespace=namespace, tags=tags,
@@ -118,9 +121,11 @@ def import_files(
     forgotten = forget_imported(cache, forget, namespace=namespace, dry_run=dry_run) \
         if forget else []
     harvest = harvest_paths(paths, progress=progress) if paths else Harvest(root="")
-    items, failed = _prepare(cache, harvest, namespace=namespace, tags=tags)
+    items, failed = _prepare(cache, harvest, namespace=namespace, tags=tags, progress=progress)
     new = [item for item in items if item.status == "new"]
     if not dry_run:
+        if progress is not None and new:  # shown while the embedding model loads
+            progress("saving", 0, len(new))
         for start in range(0, len(new), BATCH):
             batch = new[start: start + BATCH]
             stored = cache.add_prepared([item.snippet for item in batch])
