@@ -92,3 +92,12 @@ def test_a_shared_heading_is_never_served_without_the_model(
     assert status == 0 and json.loads(out)["tier"] not in ("exact", "slot")
     status, out, err = cli(capsys, "--store", store_uri, "run", HEADING, "--no-model")
     assert status == 3, (out, err)
+
+
+def test_import_from_a_notebook(ip, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    from fixtures_magic import cache_of
+
+    ip.run_line_magic("semcache", f"import {folder(tmp_path)}")
+    assert "imported 4 snippet(s) from 2 file(s)" in capsys.readouterr().out
+    assert {s.origin["path"] for s in cache_of(ip).list_snippets()} == {
+        "clusters.ipynb", "ids.ipynb"}
