@@ -81,6 +81,9 @@ def test_forget_removes_what_came_from_one_notebook(fast_cache: SnippetCache,
     assert forget_imported(fast_cache, ["."]) == []  # never "everything"
     fast_cache.save("a snippet of my own", "print('mine')")
 
+    preview = import_files(fast_cache, [root / "billing.ipynb"],
+                           forget=[root / "billing.ipynb"], dry_run=True)
+    assert len(preview.forgotten) == 4 and preview.count("new") == 4
     refreshed = import_files(fast_cache, [root / "billing.ipynb"],
                              forget=[root / "billing.ipynb"])
     assert len(refreshed.forgotten) == 4 and refreshed.count("new") == 4

@@ -77,8 +77,8 @@ class ImportReport:
 
 
 def _prepare(cache: SnippetCache, harvest: Harvest, *, namespace: str | None,
-             tags: Sequence[str], progress: Progress | None) -> tuple[list[ImportedCell],
-                                                                     list[Skip]]:
+             tags: Sequence[str], progress: Progress | None,
+             gone: set[str]) -> tuple[list[ImportedCell], list[Skip]]:
     items: list[ImportedCell] = []
     failed: list[Skip] = []
     seen: set[str] = set()
@@ -95,7 +95,8 @@ def _prepare(cache: SnippetCache, harvest: Harvest, *, namespace: str | None,
         status = "duplicate" if snippet.id in seen else "new"
         items.append(ImportedCell(cell, snippet, status, sorted(set(found))))
         seen.add(snippet.id)
-    existing = cache.existing_ids([i.snippet.id for i in items if i.status == "new"])
+    # on a dry run the forgotten snippets are still stored, yet would be imported anew
+    existing = cache.existing_ids([i.snippet.id for i in items if i.status == "new"]) - gone
     for item in items:
         if item.status == "new" and item.snippet.id in existing:
             item.status = "exists"
@@ -121,7 +122,8 @@ def import_files(
     forgotten = forget_imported(cache, forget, namespace=namespace, dry_run=dry_run) \
         if forget else []
     harvest = harvest_paths(paths, progress=progress) if paths else Harvest(root="")
-    items, failed = _prepare(cache, harvest, namespace=namespace, tags=tags, progress=progress)
+    items, failed = _prepare(cache, harvest, namespace=namespace, tags=tags, progress=progress,
+                             gone={s.id for s in forgotten})
     new = [item for item in items if item.status == "new"]
     if not dry_run:
         if progress is not None and new:  # shown while the embedding model loads
