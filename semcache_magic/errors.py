@@ -117,9 +117,10 @@ class ExportConflictError(ConfigurationError, FileExistsError):
 
 class HarvestError(SemcacheError, ValueError):
     """A file to import cannot be read or is not a valid notebook/script (its content,
-    not a setting, is at fault)."""
+    not a setting, is at fault). An import skips such a file, names it and goes on; it
+    fails only when nothing at all could be read."""
 
-    default_hint = "nothing was imported; fix or leave out that file"
+    default_hint = "give .ipynb notebooks, '# %%' .py scripts, or folders holding them"
 
 
 class TaskError(SemcacheError, ValueError):

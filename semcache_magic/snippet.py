@@ -110,7 +110,8 @@ class SaveOptions:
     """What a save records besides the task and the code.
 
     ``namespace`` ``None`` is the configured save namespace; ``source`` is one of
-    :data:`SOURCES`; ``parent_id`` the snippet this code was derived from.
+    :data:`SOURCES`; ``parent_id`` the snippet this code was derived from; ``origin``,
+    ``context_code`` and ``free_names`` describe a cell imported from a notebook.
     """
 
     source: str = "manual"
@@ -121,6 +122,12 @@ class SaveOptions:
     kernel: str = ""
     tags: tuple[str, ...] | list[str] = ()
     language: str = "python"
+    #: Where an imported cell came from: ``{"path": ..., "cell": ...}``.
+    origin: Mapping[str, Any] | None = None
+    #: The earlier statements of its notebook the code needs (redacted like the code).
+    context_code: str = ""
+    #: Names the code needs that neither it nor ``context_code`` defines.
+    free_names: tuple[str, ...] | list[str] = ()
 
 
 @dataclass

@@ -31,6 +31,9 @@ def test_devset_every_served_answer_is_right(real_cache: SnippetCache, devset: l
                 assert match.tier == "exact", query["task"]
             if match.served:
                 served[match.tier] += 1
+                # Without a model in the loop, only a binding at the top of the seed's
+                # code (a declared parameter) can place a new value.
+                assert match.tier == "exact" or match.evidence == "declared"
                 if run_python(match.code or "") != query["expect"]:
                     wrong.append(query["task"])
             elif match.proposal is not None:
@@ -51,7 +54,7 @@ def test_devset_every_served_answer_is_right(real_cache: SnippetCache, devset: l
                 paraphrases += 1
                 hits += bool(match.snippet and match.snippet.task == family["seed_task"])
     assert wrong == []
-    assert served["slot"] == 0 and proposals >= 8
+    assert served["slot"] + proposals >= 8
     assert hits / paraphrases >= 0.9
 
 

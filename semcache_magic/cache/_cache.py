@@ -210,10 +210,13 @@ class SnippetCache:
         if opts.parent_id:
             check_id(opts.parent_id)
         task_redaction, code_redaction = redact(task), redact(code)
+        context_redaction = redact(opts.context_code)  # earlier cells hold secrets too
         analysis = self.analyse(task_redaction.text, input_schema=opts.input_schema,
                                 language=opts.language)
         ns = resolve_namespace(opts.namespace, self.config)
         clean_code = code_redaction.text.strip("\n") + "\n"
+        context = context_redaction.text.strip("\n")
+        context = context + "\n" if context.strip() else ""
         digest = code_hash(clean_code)
         task_hash = analysis.task_hash(ns)
         snippet = Snippet(
@@ -228,7 +231,7 @@ class SnippetCache:
             code_hash=digest,
             literals=analysis.literals,
             input_schema=dict(analysis.input_schema),
-            libraries=imported_libraries(clean_code),
+            libraries=imported_libraries(context + clean_code),
             source=opts.source,
             parent_id=opts.parent_id or "",
             model=opts.model or "",
@@ -237,8 +240,11 @@ class SnippetCache:
             tags=sorted({t.strip() for t in opts.tags if t and t.strip()}),
             embedder=self.embedder.name,
             params=declared_parameters(clean_code, analysis.literals),
+            origin=dict(opts.origin or {}),
+            context_code=context,
+            free_names=sorted({str(name) for name in opts.free_names}),
         )
-        return snippet, task_redaction.found + code_redaction.found
+        return snippet, task_redaction.found + code_redaction.found + context_redaction.found
 
     def existing_ids(self, ids: Sequence[str]) -> set[str]:
         """Which of ``ids`` are stored (one query per 500 ids)."""
@@ -277,15 +283,21 @@ class SnippetCache:
                     input_schema=item.get("input_schema"),
                     parent_id=str(item.get("parent_id", "")), model=str(item.get("model", "")),
                     kernel=str(item.get("kernel", "")), tags=tuple(item.get("tags") or ()),
-                    language=str(item.get("language") or "python")))
+                    language=str(item.get("language") or "python"),
+                    origin=item.get("origin"), context_code=str(item.get("context_code") or ""),
+                    free_names=tuple(item.get("free_names") or ())))
             prepared.append((snippet, found))
-        if not prepared:
-            return []
-        vectors = self.embedder.embed([s.task for s, _ in prepared])
-        stored = self._writable_store().add_many(
-            [(s, v) for (s, _), v in zip(prepared, vectors, strict=True)])
+        stored = self.add_prepared([s for s, _ in prepared])
         return [SavedSnippet(s, created, found)
                 for (s, created), (_, found) in zip(stored, prepared, strict=True)]
+
+    def add_prepared(self, snippets: Sequence[Snippet]) -> list[tuple[Snippet, bool]]:
+        """Store snippets made by :meth:`prepare`: one embedding batch, one append; a
+        snippet already stored counts a use. Returns each with whether it was created."""
+        if not snippets:
+            return []
+        vectors = self.embedder.embed([s.task for s in snippets])
+        return self._writable_store().add_many(list(zip(snippets, vectors, strict=True)))
 
     def resolve_id(self, snippet_id: str) -> str:
         """Accept a full id or an unambiguous prefix of at least 4 characters."""
@@ -306,6 +318,14 @@ class SnippetCache:
 
     def delete(self, snippet_id: str) -> Snippet:
         return self.store.delete(self.resolve_id(snippet_id))
+
+    def delete_many(self, ids: Sequence[str]) -> int:
+        """Delete these snippets (full ids); returns how many rows went."""
+        return self.store.delete_many(ids)
+
+    def imported(self, namespace: str | None = None) -> list[Snippet]:
+        """The snippets imported from notebooks into the save namespace."""
+        return self.store.imported([resolve_namespace(namespace, self.config)])
 
     def vote(self, snippet_id: str, up: bool) -> Snippet:
         return self.store.vote(self.resolve_id(snippet_id), up)

@@ -214,7 +214,13 @@ def cmd_show(args: argparse.Namespace, ctx: CliContext) -> int:
           f"votes:      +{s.votes_up} / -{s.votes_down}\n"
           f"libraries:  {', '.join(s.libraries) or '-'}\n"
           f"inputs:     {', '.join(f'{k}: {v}' for k, v in s.input_schema.items()) or '-'}\n"
-          f"tags:       {', '.join(s.tags) or '-'}\n---\n{s.code}", end="")
+          f"tags:       {', '.join(s.tags) or '-'}\n", end="")
+    if s.origin:  # imported from a notebook: where from, and what it needs from it
+        print(f"origin:     {s.origin.get('path')} [cell {s.origin.get('cell')}]\n"
+              f"free names: {', '.join(s.free_names) or '-'}")
+    if s.context_code.strip():
+        print(f"--- context (from earlier cells)\n{s.context_code}", end="")
+    print(f"---\n{s.code}", end="")
     return 0
 
 

@@ -155,8 +155,13 @@ class ClaudeAdapter:
         content = prompts.adapt_message(
             task, reference.task, reference.code, input_schema=schema, libraries=libraries,
             proposal=proposal,
+            reference_context=reference.context_code,
+            reference_free_names=reference.free_names,
         )
-        return self._call("adapt", content, on_text, reference_code=reference.code, task=task,
+        # "Unchanged" means the reference as a program: an imported cell after its context.
+        program = (f"{reference.context_code.rstrip()}\n\n{reference.code}"
+                   if reference.context_code.strip() else reference.code)
+        return self._call("adapt", content, on_text, reference_code=program, task=task,
                           proposal=proposal)
 
     def generate(

@@ -15,8 +15,9 @@ block binding the task's values to variables (the slot tier's declared parameter
 * **repair** -- a task, the code that failed and the kernel's error.
 
 The user message is built from XML-tagged sections (``<task>``,
-``<reference_task>``, ``<reference_code>``, ``<proposed_code>``, ``<constraints>``,
-``<inputs>``, ``<libraries>``, ``<code>``, ``<error>``): models follow tagged sections
+``<reference_task>``, ``<reference_context>``, ``<reference_code>``,
+``<reference_free_names>``, ``<proposed_code>``, ``<constraints>``, ``<inputs>``,
+``<libraries>``, ``<code>``, ``<error>``): models follow tagged sections
 reliably, and the local model server (:mod:`semcache_magic.demo`)
 finds them with a regular expression.
 
@@ -62,6 +63,11 @@ You write Python code for a user working in a Jupyter notebook.
 
 The code runs in a fresh, isolated Python kernel. Nothing from the user's notebook exists \
 there except the input variables listed in <inputs>.
+
+A reference taken from a notebook cell ran after that notebook's earlier cells: \
+<reference_context> holds the statements it needed from them, and <reference_free_names> \
+the names it used that were defined elsewhere. None of them exists in the kernel: your \
+program must do itself whatever it needs of them.
 
 Rules:
 - Write one complete, runnable program that does exactly what the task asks. Import \
@@ -133,19 +139,25 @@ def adapt_message(
     input_schema: Mapping[str, str] | None = None,
     libraries: Sequence[str] = (),
     proposal: str | None = None,
+    reference_context: str = "",
+    reference_free_names: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     """Content blocks of the adapt request.
 
     The reference comes first and carries ``cache_control``: system prompt plus
     reference is the prefix shared by every adaptation of the same snippet. A
     ``proposal`` (the reference with the new values substituted) asks the model to
-    confirm it or correct it.
+    confirm it or correct it. A reference imported from a notebook brings its
+    context (the earlier statements it needs) and its free names (what even those
+    do not define).
     """
-    reference = (
-        _section("reference_task", reference_task)
-        + "\n"
-        + _section("reference_code", reference_code.rstrip("\n"))
-    )
+    parts = [_section("reference_task", reference_task)]
+    if reference_context.strip():
+        parts.append(_section("reference_context", reference_context.strip("\n")))
+    parts.append(_section("reference_code", reference_code.rstrip("\n")))
+    if reference_free_names:
+        parts.append(_section("reference_free_names", _free_names(reference_free_names)))
+    reference = "\n".join(parts)
     body = [ADAPT_INSTRUCTIONS, _section("task", task.task)]
     body += _context_sections(task, input_schema, libraries)
     if proposal is not None:
@@ -290,6 +302,12 @@ def _inputs(schema: Mapping[str, str]) -> str:
     lines = ["These variables already exist in the kernel; use them, do not load or recreate them:"]
     lines += [f"- {name}: {type_name}" for name, type_name in sorted(schema.items())]
     return "\n".join(lines)
+
+
+def _free_names(names: Sequence[str]) -> str:
+    return (f"The reference code uses {', '.join(sorted(names))}, defined elsewhere in its "
+            "notebook. They do not exist in the kernel: define or load what the task needs "
+            "(or use <inputs>).")
 
 
 def _clean_error(error: str) -> str:

@@ -256,7 +256,7 @@ class SemcacheMagics(Magics):
 
 #: The CLI commands ``%semcache`` offers (running tasks has its own magic).
 _SEMCACHE_COMMANDS = ("search", "list", "show", "lookup", "stats", "export", "vote", "tag",
-                      "delete", "forget", "promote")
+                      "delete", "forget", "promote", "import")
 
 
 def _shell_split(line: str) -> list[str]:

@@ -3,8 +3,10 @@
 * export: :func:`export_snippets` writes scripts, a module or a notebook that run
   without semcache (:func:`render_script` and friends render one; ``_codegen``
   rewrites IPython-only lines and turns literal slots into parameters);
-* import: :func:`import_files` harvests the code cells of notebooks and ``# %%``
-  scripts into the cache (:func:`harvest_file` reads one without saving);
+* import: :func:`import_files` turns the code cells of notebooks and ``# %%`` scripts
+  (files or folders) into snippets with their context, free names, task and origin
+  (:func:`harvest_paths` reads them without saving; :func:`forget_imported` deletes
+  what came from given notebooks);
 * :func:`promote_snippet` copies a snippet into another namespace (e.g. ``team``);
 * :func:`read_text` reads a user's file (or standard input) as UTF-8, with one-line errors;
   ``_nbfile`` reads, writes, builds and executes notebook files (nbformat, nbclient).
@@ -23,16 +25,8 @@ from ._export import (
     select_snippets,
 )
 from ._files import read_text
-from ._harvest import (
-    Cell,
-    Harvest,
-    ImportedCell,
-    ImportReport,
-    Skip,
-    harvest_file,
-    harvest_files,
-    import_files,
-)
+from ._harvest import Cell, Harvest, Progress, harvest_paths
+from ._import import ImportedCell, ImportReport, forget_imported, import_files
 from ._nbfile import (
     build_notebook,
     execute_notebook,
@@ -41,6 +35,7 @@ from ._nbfile import (
     read_notebook,
     write_notebook,
 )
+from ._notebooks import Skip, find_files, read_cells
 
 __all__ = [
     "FORMATS",
@@ -48,16 +43,19 @@ __all__ = [
     "Harvest",
     "ImportReport",
     "ImportedCell",
+    "Progress",
     "Skip",
     "build_notebook",
     "execute_notebook",
     "export_snippets",
-    "harvest_file",
-    "harvest_files",
+    "find_files",
+    "forget_imported",
+    "harvest_paths",
     "import_files",
     "notebook_json",
     "parse_notebook",
     "promote_snippet",
+    "read_cells",
     "read_notebook",
     "read_text",
     "render_module",

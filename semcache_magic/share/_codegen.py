@@ -1,6 +1,6 @@
 """Rewriting snippet code for life outside the cache.
 
-* :func:`plain_python` -- IPython-only lines (magics, shell escapes) commented out.
+* :func:`script_code` -- IPython-only lines (magics, shell escapes) commented out.
 * :func:`display_last` -- a trailing expression printed, as a notebook displays it.
 * :func:`parametrize` -- a snippet's literal slots turned into function parameters,
   only where :func:`semcache_magic.task.substitute` would change them (the value
@@ -15,9 +15,9 @@ import re
 import tokenize
 from collections.abc import Sequence
 
-from ..task import Literal, substitute
+from ..task import Literal, plain_python, substitute
 
-__all__ = ["default_value", "display_last", "indent", "parametrize", "parses", "plain_python",
+__all__ = ["default_value", "display_last", "indent", "parametrize", "parses", "script_code",
            "trailing_expression"]
 
 _PARAM_BASE = {"number": "number", "string": "text", "path": "path", "date": "date"}
@@ -31,9 +31,6 @@ def parses(code: str) -> bool:
     return True
 
 
-_MAGIC_LINE = re.compile(r"^(\s*)((?:[\w.]+\s*=\s*)?[%!].*)$")
-
-
 _DISPLAY_SHIM = (
     "try:\n"
     "    from IPython.display import display\n"
@@ -42,15 +39,29 @@ _DISPLAY_SHIM = (
 )
 
 
-def plain_python(code: str) -> tuple[str, list[str]]:
-    """``code`` as plain Python (IPython magics and shell escapes commented out), and notes.
+def script_code(code: str) -> tuple[str, list[str]]:
+    """``code`` as a plain Python script, and notes on what changed.
 
-    ``display`` is a builtin only inside IPython: code that calls it without importing
-    it gets a fallback to ``print``.
+    IPython-only lines become comments (:func:`semcache_magic.task.plain_python`: every
+    line of a continued ``!cmd \\``, while ``%time stmt`` keeps ``stmt``). ``display`` is
+    a builtin only inside IPython: code that calls it without importing it gets a
+    fallback to ``print``.
     """
-    result, notes = _without_magics(code)
+    result, dropped = plain_python(code)
+    notes = [f"IPython-only line commented out: {line.strip()[:60]}" for line in dropped]
+    if not parses(result):
+        notes.append("this code does not parse as plain Python")
+    else:
+        try:  # parses but may not compile: top-level `await` works in IPython only
+            compile(result, "<snippet>", "exec")
+        except SyntaxError as exc:
+            notes.append(f"not plain Python ({exc.msg}); IPython runs it as is")
     if _uses_bare_display(result):
-        result = _DISPLAY_SHIM + result
+        lines = result.split("\n")
+        head = 0  # `from __future__` lines must stay first
+        while head < len(lines) and re.match(r"from\s+__future__\s+import\b", lines[head]):
+            head += 1
+        result = "\n".join([*lines[:head], _DISPLAY_SHIM + "\n".join(lines[head:])])
         notes.append("display() falls back to print() where IPython is not installed")
     return result, notes
 
@@ -70,36 +81,6 @@ def _uses_bare_display(code: str) -> bool:
         elif isinstance(node, ast.FunctionDef) and node.name == "display":
             defined = True
     return used and not defined
-
-
-def _without_magics(code: str) -> tuple[str, list[str]]:
-    code = code.replace("\r\n", "\n").replace("\r", "\n")
-    if parses(code):
-        try:  # parses but may not compile: top-level `await` works in IPython only
-            compile(code, "<snippet>", "exec")
-        except SyntaxError as exc:
-            return code, [f"not plain Python ({exc.msg}); IPython runs it as is"]
-        return code, []
-    lines = code.split("\n")
-    first = next((line for line in lines if line.strip()), "")
-    if first.lstrip().startswith("%%"):
-        body = "\n".join(f"# {line}" if line.strip() else line for line in lines)
-        return body, ["an IPython cell magic: commented out, it is not Python"]
-    out, notes = [], []
-    for line in lines:
-        match = _MAGIC_LINE.match(line)
-        if match is None:
-            out.append(line)
-            continue
-        indent, magic = match.groups()
-        # `pass` keeps a block whose only statement was the magic valid.
-        out.append(f"{indent}pass  # IPython only: {magic}" if indent else
-                   f"# IPython only: {magic}")
-        notes.append(f"IPython-only line commented out: {magic.strip()[:60]}")
-    result = "\n".join(out)
-    if not parses(result):
-        notes.append("this code does not parse as plain Python")
-    return result, notes
 
 
 def trailing_expression(code: str) -> tuple[str, str] | None:

@@ -289,6 +289,34 @@ class SnippetStore:
         return snippet
 
     @reopening
+    def delete_many(self, ids: Sequence[str]) -> int:
+        """Delete the snippets with these ids (unknown ids are ignored); returns how many
+        rows were deleted."""
+        table = self._table(self.SNIPPETS, create=False)
+        if table is None or not ids:
+            return 0
+        checked = [check_id(i) for i in ids]
+        deleted = 0
+        with self.db.translate("delete snippets"), self.db.write_lock():
+            for start in range(0, len(checked), 500):  # bounded SQL per statement
+                where = f"id IN {in_list(checked[start: start + 500])}"
+                before = int(table.count_rows(where))
+                table.delete(where)
+                deleted += before
+        self._after_write(deleted)
+        return deleted
+
+    @reopening
+    def imported(self, namespaces: Sequence[str]) -> list[Snippet]:
+        """Every snippet imported from a notebook (source ``imported``) in ``namespaces``."""
+        table = self._table(self.SNIPPETS, create=False)
+        if table is None or not namespaces:
+            return []
+        with self.db.translate("read imported snippets"):
+            return queries.matching(
+                table, f"source = 'imported' AND namespace IN {in_list(namespaces)}", None)
+
+    @reopening
     def append_run(self, run: RunRecord) -> None:
         """Append one row to the run log."""
         table = self._table(self.RUNS)

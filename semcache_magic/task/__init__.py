@@ -9,13 +9,21 @@
   sign, a zero, int vs float, an order, separators, a date format);
 * :func:`redact` removes secrets from any text before it is stored or sent;
 * :func:`as_python` / :func:`parse_cell` read cell source that holds IPython syntax
-  (``%magic``, ``!cmd``) as the Python a kernel runs, for analysis.
+  (``%magic``, ``!cmd``) as the Python a kernel runs, for analysis; :func:`plain_python`
+  reads it as plain Python (IPython-only lines commented out), for export and slicing.
 """
 
 from __future__ import annotations
 
 from ._analysis import Literal, TaskAnalysis, analyse_task, clean_task_text, schema_key
-from ._cell import as_python, imported_libraries, parse_cell
+from ._cell import (
+    STATEMENT_CELL_MAGICS,
+    as_python,
+    compiles,
+    imported_libraries,
+    parse_cell,
+    plain_python,
+)
 from ._params import (
     PARAMETERS_MARKER,
     declared_parameters,
@@ -29,6 +37,7 @@ from ._slots import Substitution, substitute
 __all__ = [
     "PARAMETERS_MARKER",
     "PLACEHOLDER",
+    "STATEMENT_CELL_MAGICS",
     "STRUCTURAL_NUMBERS",
     "Literal",
     "Redaction",
@@ -37,12 +46,14 @@ __all__ = [
     "analyse_task",
     "as_python",
     "clean_task_text",
+    "compiles",
     "declared_parameters",
     "has_parameters_marker",
     "imported_libraries",
     "inline_parameters",
     "is_structural",
     "parse_cell",
+    "plain_python",
     "redact",
     "redact_text",
     "schema_key",
