@@ -151,6 +151,10 @@ class Pipeline:
     def _choose_code(self, request: TaskRequest, outcome: TaskOutcome, emit: Emit) -> None:
         match = outcome.match
         assert match is not None
+        if request.code is not None:  # reviewed code runs as given: no model call
+            outcome.code, outcome.origin = request.code, "reviewed"
+            emit(Event(EventKind.CODE, {"code": outcome.code, "origin": outcome.origin}))
+            return
         if match.served:
             outcome.code, outcome.origin = match.code, match.tier
         else:
@@ -189,6 +193,8 @@ class Pipeline:
     def _run_and_repair(self, request: TaskRequest, outcome: TaskOutcome, emit: Emit) -> None:
         runner = self.runner(request.kernel)
         budget = self.config.max_repairs if request.max_repairs is None else request.max_repairs
+        if request.code is not None:
+            budget = 0  # the user reviewed this exact code: a repair would run other code
         while True:
             assert outcome.code is not None
             stage = "running" if outcome.repairs == 0 else f"running (repair {outcome.repairs})"
@@ -220,6 +226,13 @@ class Pipeline:
                     match.analysis, outcome.code, _error_text(result),
                     context=self._context(match), on_text=_text_relay(emit))
             outcome.adaptations.append(repair)
+            if repair.code.strip() == outcome.code.strip():
+                # Running the same code again would fail the same way.
+                outcome.error = _run_error(result)
+                self._warn(outcome, emit, "the repair returned the same code, so it was "
+                           "not run again")
+                emit(Event(EventKind.ERROR, {"error": outcome.error}))
+                return
             outcome.code, outcome.origin = repair.code, "repaired"
             emit(Event(EventKind.CODE, {"code": outcome.code, "origin": outcome.origin}))
 
@@ -237,7 +250,9 @@ class Pipeline:
                 if outcome.origin == "slot" and match.snippet is not None:
                     self.cache.record_use(match.snippet.id, success=True)
                 parent = match.snippet.id if match.snippet is not None and (
-                    outcome.origin != "generated") else ""
+                    outcome.origin not in ("generated", "reviewed")) else ""
+                if outcome.origin == "reviewed" and match.reference is not None:
+                    parent = match.reference.id
                 models = [a.model for a in outcome.adaptations]
                 options = SaveOptions(
                     source=outcome.source, namespace=request.namespace,

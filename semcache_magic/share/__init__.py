@@ -7,10 +7,16 @@
   scripts into the cache (:func:`harvest_file` reads one without saving);
 * :func:`promote_snippet` copies a snippet into another namespace (e.g. ``team``);
 * :func:`read_text` reads a user's file (or standard input) as UTF-8, with one-line errors;
-  ``_nbfile`` reads, writes, builds and executes notebook files (nbformat, nbclient).
+  ``_nbfile`` reads, writes, builds and executes notebook files (nbformat, nbclient);
+* freeze: :func:`freeze_notebook` writes a copy of a notebook whose ``%%cached_task``
+  cells are the code that ran (:func:`freeze_cells` does it to cells), also as the
+  nbconvert :class:`SemcacheFreeze` preprocessor and :class:`FreezeExporter`
+  (imported on first use: nbconvert is slow to import).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from ._export import (
     FORMATS,
@@ -23,6 +29,7 @@ from ._export import (
     select_snippets,
 )
 from ._files import read_text
+from ._freeze import FreezeReport, freeze_cells
 from ._harvest import (
     Cell,
     Harvest,
@@ -45,13 +52,18 @@ from ._nbfile import (
 __all__ = [
     "FORMATS",
     "Cell",
+    "FreezeExporter",
+    "FreezeReport",
     "Harvest",
     "ImportReport",
     "ImportedCell",
+    "SemcacheFreeze",
     "Skip",
     "build_notebook",
     "execute_notebook",
     "export_snippets",
+    "freeze_cells",
+    "freeze_notebook",
     "harvest_file",
     "harvest_files",
     "import_files",
@@ -67,3 +79,11 @@ __all__ = [
     "select_snippets",
     "write_notebook",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("FreezeExporter", "SemcacheFreeze", "freeze_notebook"):
+        from . import _nbconvert
+
+        return getattr(_nbconvert, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

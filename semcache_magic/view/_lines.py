@@ -6,7 +6,8 @@ import time
 
 from ..snippet import Match, Snippet
 
-__all__ = ["age", "describe_match", "plural", "seconds", "shorten", "snippet_line"]
+__all__ = ["age", "describe_match", "evidence_words", "plural", "seconds", "shorten",
+           "snippet_line"]
 
 
 def shorten(text: str, width: int = 70) -> str:
@@ -56,3 +57,16 @@ def describe_match(match: Match, *, model_allowed: bool = True) -> str:
     if snippet is not None:
         return f"miss (nearest {match.score:.2f}: \"{shorten(snippet.task, 50)}\"){then}"
     return f"miss{then}"
+
+
+#: Why code is served without the model, in words (``Match.evidence``).
+_EVIDENCE = {"exact": "exact task", "declared": "declared parameters",
+             "confirmed": "confirmed by the model", "proposal": "a substitution to confirm"}
+#: What a tier means when the match carries no evidence.
+_TIER_WORDS = {"exact": "exact task", "slot": "values substituted",
+               "semantic": "similar task", "miss": "nothing close"}
+
+
+def evidence_words(tier: str, evidence: str = "") -> str:
+    """Why the lookup answered as it did, in words: ``declared parameters``, ``similar task``."""
+    return _EVIDENCE.get(evidence) or _TIER_WORDS.get(tier, tier)
