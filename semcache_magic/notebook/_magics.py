@@ -238,7 +238,7 @@ class SemcacheMagics(Magics):
         cold = pipeline is None or not pipeline.cache.embedder.loaded
         hint = "loading the embedding model (first task only)…" if cold else ""
         return TaskWidget(request.task, on_save=save, on_vote=vote, on_rerun=rerun,
-                          search_hint=hint)
+                          search_hint=hint, refresh=request.refresh)
 
     # -- %semcache ---------------------------------------------------------------------
 

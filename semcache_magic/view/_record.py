@@ -51,7 +51,8 @@ def task_record(request: TaskRequest, outcome: TaskOutcome | None = None, *, lin
     record.update({
         "status": outcome.status.value, "status_label": outcome.status.label,
         "tier": outcome.tier, "evidence": match.evidence if match is not None else "",
-        "evidence_words": evidence_words(outcome.tier, match.evidence if match else ""),
+        "evidence_words": "cache skipped (--refresh)" if request.refresh else evidence_words(
+            outcome.tier, match.evidence if match else ""),
         "score": round(float(match.score), 4) if match is not None else 0.0,
         "origin": outcome.origin, "code": outcome.code,
         "snippet_id": ran.id if ran is not None else "",

@@ -80,8 +80,9 @@ class TaskWidget:
     def __init__(self, task: str, *, on_save: Callable[[TaskOutcome], Any] | None = None,
                  on_vote: Callable[[TaskOutcome, bool], Any] | None = None,
                  on_rerun: Callable[..., Any] | None = None,
-                 search_hint: str = "") -> None:
+                 search_hint: str = "", refresh: bool = False) -> None:
         self.task = task
+        self.refresh = refresh
         self.outcome: TaskOutcome | None = None
         self.callbacks = {"save": on_save, "vote": on_vote, "rerun": on_rerun}
         self.search_hint = search_hint
@@ -129,11 +130,14 @@ class TaskWidget:
         }
         for name, click in clicks.items():
             self.buttons[name].on_click(lambda _b, click=click: click())
+        # The status sits after the buttons and wraps below them when the row is narrow.
+        self.status.layout = widgets.Layout(flex="1 1 12em")
         self.box = widgets.VBox([
             widgets.HTML(CSS), self.head, self.stage_line, self.reference, self.call_box,
             self.diff, self.error,
-            widgets.HBox([*self.buttons.values()], layout=widgets.Layout(flex_flow="row wrap")),
-            self.status, self.actions,
+            widgets.HBox([*self.buttons.values(), self.status],
+                         layout=widgets.Layout(flex_flow="row wrap", align_items="center")),
+            self.actions,
         ])
         self.box.add_class("semcache-widget")
 
@@ -254,6 +258,8 @@ class TaskWidget:
         served = match.tier in ("exact", "slot")
         parts = [f"<b>{html.escape(match.tier)}</b>",
                  html.escape(evidence_words(match.tier, match.evidence))]
+        if self.refresh:  # Regenerate or --refresh: the lookup was skipped on purpose
+            parts = ["<b>fresh code</b>", "cache skipped"]
         if match.tier in ("semantic", "miss") and snippet is not None:
             parts.append(f"score {match.score:.2f}")
         if snippet is not None and match.tier != "miss":
@@ -284,7 +290,8 @@ class TaskWidget:
         what = "proposed code (not run)" if review else f"{html.escape(self.origin)} code"
         if self.reference_code is None or self.reference_code == code:
             body = highlight(code)
-            summary = f"{what}{result}"
+            same = " (the reference, unchanged)" if self.reference_code is not None else ""
+            summary = f"{what}{same}{result}"
         else:
             lines = difflib.unified_diff(self.reference_code.splitlines(), code.splitlines(),
                                          "reference", self.origin, lineterm="")
