@@ -111,6 +111,8 @@ def test_sidebar_search_and_insert(lab, seeded_home, tmp_path):
 
             preview.get_by_role("button", name="Delete").click()
             page.locator(".jp-Dialog").get_by_role("button", name="Delete").click()
+            expect(items).to_have_count(0)  # it was the only match of the search
+            sidebar.locator(".jp-semcache-search").fill("")
             expect(items).to_have_count(1)
             expect(items.first).to_contain_text("Reverse the string")
 
