@@ -170,3 +170,27 @@ def test_a_snippet_saved_elsewhere_appears_without_a_refresh(lab: SimpleNamespac
         expect(sidebar.locator(".jp-semcache-item").first).to_contain_text(
             "Print the current weekday")
         _shot(page, tmp_path / "live-refresh.png")
+
+
+def test_a_cell_dragged_onto_the_sidebar_is_offered_for_saving(lab: SimpleNamespace,
+                                                              tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    code = "# Print the number of seconds in a day\nprint(24 * 60 * 60)"
+    with sync_playwright() as playwright, open_page(playwright, tmp_path / "profile") as page:
+        sidebar = _sidebar(page, lab, "drag.ipynb", [code])
+        start = page.locator(".jp-Notebook .jp-Cell").first.locator(".jp-InputPrompt")
+        source, target = start.bounding_box(), sidebar.bounding_box()
+        page.mouse.move(source["x"] + 5, source["y"] + 5)
+        page.mouse.down()
+        for step in range(1, 21):  # a Lumino drag starts after the pointer has moved a bit
+            page.mouse.move(source["x"] + (target["x"] + 100 - source["x"]) * step / 20,
+                            source["y"] + (target["y"] + 300 - source["y"]) * step / 20)
+        page.mouse.up()
+        dialog = page.locator(".jp-Dialog")
+        expect(dialog.locator(".jp-semcache-form-task")).to_have_value(
+            "Print the number of seconds in a day")
+        _shot(page, tmp_path / "drop-dialog.png")
+        dialog.get_by_role("button", name="Save").click()
+        expect(sidebar.locator(".jp-semcache-item").first).to_contain_text("seconds in a day")
+    assert lab.cache.lookup("Print the number of seconds in a day").tier == "exact"
