@@ -5,19 +5,14 @@ import { ReactWidget, refreshIcon } from '@jupyterlab/ui-components';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { ISnippet, getNamespaces, getVersion, listSnippets } from './api';
-import { plural } from './highlight';
 import { semcacheIcon } from './icon';
-import { ISnippetCommands, SnippetPreview, age } from './preview';
+import { Body, Status } from './list';
+import { ISnippetCommands } from './preview';
 import { SemcacheRequestError } from './request';
 
 const DEBOUNCE_MS = 300;
 /** How often a visible sidebar asks whether the store changed (a tiny request). */
 const POLL_MS = 3000;
-
-type Status =
-  | { kind: 'loading' }
-  | { kind: 'ready' }
-  | { kind: 'error'; message: string; hint: string };
 
 /** Commands that also change the list (the panel applies their results). */
 export interface IPanelCommands
@@ -223,89 +218,6 @@ function SnippetBrowser(props: IBrowserProps): JSX.Element {
         commands={commands}
       />
     </div>
-  );
-}
-
-function Body(props: {
-  status: Status;
-  snippets: ISnippet[];
-  query: string;
-  selected: string | null;
-  cursor: number;
-  listRef: React.RefObject<HTMLUListElement>;
-  onKeyDown: (event: React.KeyboardEvent) => void;
-  onSelect: (id: string, index: number) => void;
-  languages: IEditorLanguageRegistry;
-  commands: ISnippetCommands;
-}): JSX.Element {
-  const { status, snippets } = props;
-  if (status.kind === 'error') {
-    return (
-      <div className="jp-semcache-state jp-semcache-error" role="alert">
-        <p>{status.message}</p>
-        {status.hint && <p className="jp-semcache-hint">{status.hint}</p>}
-      </div>
-    );
-  }
-  if (status.kind === 'loading' && snippets.length === 0) {
-    return <div className="jp-semcache-state jp-semcache-loading">Loading…</div>;
-  }
-  if (snippets.length === 0) {
-    return (
-      <div className="jp-semcache-state jp-semcache-empty" role="status">
-        {props.query
-          ? `No match for “${props.query}”. Try other words, or another namespace.`
-          : 'No snippets yet. Run a %%cached_task cell, or right-click a cell: Save cell as snippet.'}
-      </div>
-    );
-  }
-  return (
-    <ul
-      id="jp-semcache-results"
-      ref={props.listRef}
-      role="listbox"
-      aria-labelledby="jp-semcache-title"
-      aria-busy={status.kind === 'loading'}
-      className={`jp-semcache-list ${status.kind === 'loading' ? 'jp-mod-loading' : ''}`}
-      onKeyDown={props.onKeyDown}
-    >
-      {snippets.map((snippet, index) => (
-        <li
-          key={snippet.id}
-          role="option"
-          aria-selected={props.cursor === index}
-          aria-expanded={props.selected === snippet.id}
-          tabIndex={props.cursor === index ? 0 : -1}
-          className={`jp-semcache-item ${props.selected === snippet.id ? 'jp-mod-selected' : ''} ${props.cursor === index ? 'jp-mod-cursor' : ''}`}
-          data-snippet-id={snippet.id}
-          title="Enter: insert below the active cell · Space: show the code"
-          onClick={() => props.onSelect(snippet.id, index)}
-        >
-          <div className="jp-semcache-task">{snippet.task}</div>
-          <div className="jp-semcache-meta">
-            {snippet.score !== null && (
-              <span className="jp-semcache-score" title="search score">
-                {snippet.score.toFixed(2)}
-              </span>
-            )}
-            <span>{snippet.namespace}</span>
-            <span>{snippet.source}</span>
-            <span title="uses">{plural(snippet.use_count, 'use')}</span>
-            <span title="successful runs">{snippet.success_count} ok</span>
-            <span title="last used or created">
-              {age(snippet.last_used_at || snippet.created_at)}
-            </span>
-          </div>
-          {props.selected === snippet.id && (
-            <SnippetPreview
-              snippet={snippet}
-              languages={props.languages}
-              commands={props.commands}
-            />
-          )}
-        </li>
-      ))}
-    </ul>
   );
 }
 
