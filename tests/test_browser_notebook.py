@@ -199,6 +199,8 @@ def test_dark_theme_contrast_and_a_compact_view_at_900_px(lab: SimpleNamespace,
         assert code and len(code) > 10
         low = [c for c in code if c["ratio"] < 4.5]
         assert not low, low
+        print(f"dark theme: lowest code contrast {min(c['ratio'] for c in code):.2f} over "
+              f"{len(code)} text elements; folded view {height:.0f} px high")
         dim = page.evaluate(CONTRAST_JS, ".semcache-widget .sc-dim")
         assert dim and min(c["ratio"] for c in dim) >= 4.5, dim
         # At 900 px no button label is cut.
