@@ -193,6 +193,11 @@ class SemCache(Configurable):
         help="Lowest blended score (see lookup.blend_score) for the nearest snippet to be "
         "used as a reference for the model. Env: SEMCACHE_THRESHOLD.",
     ).tag(config=True, env="SEMCACHE_THRESHOLD")
+    search_floor = Float(
+        0.25,
+        help="Lowest blended score a search (sidebar, `semcache search`) lists; below it a "
+        "snippet is not a match (unrelated words score 0.0-0.2 with the bundled model).",
+    ).tag(config=True)
     top_k = Int(
         5, help="How many nearest snippets the semantic tier considers. Env: SEMCACHE_TOP_K."
     ).tag(config=True, env="SEMCACHE_TOP_K")
@@ -282,11 +287,12 @@ class SemCache(Configurable):
         "and the truncation reported."
     ).tag(config=True)
 
-    @validate("threshold")
+    @validate("threshold", "search_floor")
     def _check_threshold(self, proposal: Any) -> float:
         value = float(proposal["value"])
         if not -1.0 <= value <= 2.0:
-            raise ConfigurationError(f"threshold {value} is out of range", hint="use 0..1")
+            raise ConfigurationError(f"{proposal['trait'].name} {value} is out of range",
+                                     hint="use 0..1")
         return value
 
     @validate("top_k", "pool_size", "max_repairs", "max_tokens", "optimize_every")

@@ -12,7 +12,7 @@ Events (``Event.kind`` and ``Event.data``):
 ``match``       ``{"match": Match}``: the lookup's answer (tier, score, reference)
 ``model_text``  ``{"text": chunk}``: Claude's answer as it streams
 ``code``        ``{"code", "origin"}``: the program about to run (origin: exact, slot,
-                adapted, generated, repaired)
+                adapted, generated, repaired, reviewed)
 ``output``      ``{"output": nbformat output}``: the isolated kernel's outputs, live
 ``run``         ``{"result": RunResult}``: one run finished (ok or not)
 ``saved``       ``{"snippet": Snippet, "created": bool}``
@@ -105,6 +105,9 @@ class TaskRequest:
     max_repairs: int | None = None
     allow_model: bool = True
     trust: bool = False  # run served code from an untrusted namespace (the user said yes)
+    #: Code the user reviewed (a dry run's proposal): it runs exactly as given, with no
+    #: model call and no repair; the lookup still runs, for provenance.
+    code: str | None = None
     face: str = "magic"
 
 
@@ -122,7 +125,7 @@ class TaskOutcome:
     request: TaskRequest
     match: Match | None = None
     code: str | None = None
-    origin: str = ""  # exact | slot | adapted | generated | repaired
+    origin: str = ""  # exact | slot | adapted | generated | repaired | reviewed
     run: RunResult | None = None
     adaptations: list[Adaptation] = field(default_factory=list)
     saved: Snippet | None = None
@@ -161,6 +164,8 @@ class TaskOutcome:
     @property
     def source(self) -> str:
         """The snippet ``source`` a save of this outcome records."""
+        if self.origin == "reviewed":  # a model's proposal the user read, then ran
+            return "adapted" if self.reference is not None else "generated"
         return {"adapted": "adapted", "generated": "generated",
                 "repaired": "adapted"}.get(self.origin, "generated")
 

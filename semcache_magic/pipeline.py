@@ -159,6 +159,10 @@ class Pipeline:
     def _choose_code(self, request: TaskRequest, outcome: TaskOutcome, emit: Emit) -> None:
         match = outcome.match
         assert match is not None
+        if request.code is not None:  # reviewed code runs as given: no model call
+            outcome.code, outcome.origin = request.code, "reviewed"
+            emit(Event(EventKind.CODE, {"code": outcome.code, "origin": outcome.origin}))
+            return
         if match.served:
             outcome.code, outcome.origin, outcome.evidence = match.code, match.tier, match.evidence
             if not match.trusted and not request.trust:
@@ -221,6 +225,8 @@ class Pipeline:
     def _run_and_repair(self, request: TaskRequest, outcome: TaskOutcome, emit: Emit) -> None:
         runner = self.runner(request.kernel)
         budget = self.config.max_repairs if request.max_repairs is None else request.max_repairs
+        if request.code is not None:
+            budget = 0  # the user reviewed this exact code: a repair would run other code
         while True:
             assert outcome.code is not None
             stage = "running" if outcome.repairs == 0 else f"running (repair {outcome.repairs})"
@@ -255,6 +261,13 @@ class Pipeline:
                     match.analysis, outcome.code, _error_text(result),
                     context=self._context(match), on_text=_text_relay(emit))
             outcome.adaptations.append(repair)
+            if repair.code.strip() == outcome.code.strip():
+                # Running the same code again would fail the same way.
+                outcome.error = _run_error(result)
+                self._warn(outcome, emit, "the repair returned the same code, so it was "
+                           "not run again")
+                emit(Event(EventKind.ERROR, {"error": outcome.error}))
+                return
             outcome.code, outcome.origin = repair.code, "repaired"
             emit(Event(EventKind.CODE, {"code": outcome.code, "origin": outcome.origin}))
 
@@ -273,7 +286,9 @@ class Pipeline:
                 saved, created = match.snippet, False
             else:
                 parent = match.snippet.id if match.snippet is not None and (
-                    outcome.origin != "generated") else ""
+                    outcome.origin not in ("generated", "reviewed")) else ""
+                if outcome.origin == "reviewed" and match.reference is not None:
+                    parent = match.reference.id
                 models = [a.model for a in outcome.adaptations]
                 options = SaveOptions(
                     source=outcome.source, namespace=request.namespace,

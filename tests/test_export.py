@@ -269,3 +269,13 @@ def test_display_calls_work_in_plain_python(fast_cache, tmp_path) -> None:  # ty
                           timeout=60)  # -S: no site-packages, so no IPython
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "5"
+
+
+def test_a_trailing_call_made_for_its_effect_stays_a_statement() -> None:
+    from semcache_magic.share._codegen import display_last
+
+    code = "import matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.show()\n"
+    assert display_last(code) == code
+    assert display_last("df.to_csv('out.csv')") == "df.to_csv('out.csv')"
+    assert "_result = (df.to_csv())" in display_last("df.to_csv()")  # returns the text
+    assert "_result = (total)" in display_last("total = 1 + 2\ntotal")

@@ -100,12 +100,25 @@ def test_a_failing_first_attempt_is_repaired(
 def test_a_failure_after_the_last_repair_saves_nothing(
     ip: Any, model_env: ModelServer
 ) -> None:
-    model_env.script(*[fenced("raise ValueError('still broken')\n")] * 3)
-    with pytest.raises(CodeError, match="still broken"):
+    model_env.script(*[fenced(f"raise ValueError('still broken {n}')\n") for n in range(3)])
+    with pytest.raises(CodeError, match="still broken 2"):
         magic(ip, "--max-repairs 2", "Print a number that works")
     assert model_env.calls == 3  # generate + 2 repairs
     assert cache_of(ip).store.count() == 0
     assert cache_of(ip).store.runs()[0]["outcome"] == "error"
+
+
+def test_a_repair_that_returns_the_same_code_is_not_run_again(
+    ip: Any, model_env: ModelServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model_env.script(*[fenced("raise ValueError('same')\n")] * 3)
+    with pytest.raises(CodeError, match="same"):
+        magic(ip, "--max-repairs 2", "Print a number that works")
+    out = capsys.readouterr().out
+    assert model_env.calls == 2  # generate + 1 repair that changed nothing
+    assert "repaired code:" not in out and "repairing… (after ValueError: same)" in out
+    assert "the repair returned the same code" in out
+    assert "error:" not in out  # the raised error is the one error line
 
 
 def test_max_repairs_zero_makes_no_repair_request(ip: Any, model_env: ModelServer) -> None:
@@ -281,8 +294,11 @@ def test_widget_view_renders_and_its_buttons_work(ip: Any, model_env: ModelServe
                   if isinstance(m, SemcacheMagics)).last_view
     assert isinstance(widget, TaskWidget)
     assert "searching" in widget.stage_line.value and "running" in widget.stage_line.value
-    assert "semantic" in widget.reference.value and "score" in widget.reference.value
+    assert "semantic" in widget.head.value and "score" in widget.head.value
+    assert "similar task" in widget.head.value  # the evidence in words
     assert "append" in widget.reference.value  # the highlighted reference code
+    assert "<details>" in widget.reference.value  # folded
+    assert "style=" not in widget.reference.value  # colours come from the theme
     assert widget.buttons["save"].disabled is False  # --no-save: the Save button is offered
     count = cache_of(ip).store.count()
     widget.buttons["save"].click()
@@ -304,3 +320,60 @@ def test_served_code_that_fails_is_demoted_even_when_a_repair_works(
     assert cache_of(ip).get(broken.id).failure_count == 1
     again = cache_of(ip).lookup("Print the answer")
     assert again.tier == "exact" and again.code == "print(42)\n"  # the repair, not the failure
+
+
+def _widget_of(ip: Any) -> Any:
+    return next(m for m in ip.magics_manager.registry.values()
+                if isinstance(m, SemcacheMagics)).last_view
+
+
+def test_run_this_code_runs_exactly_the_reviewed_code(
+    ip: Any, model_env: ModelServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ip.run_line_magic("config", "SemCache.ui = 'widget'")
+    model_env.script(fenced("print('reviewed')\n"), fenced("print('something else')\n"))
+    magic(ip, "--dry-run", "Print the reviewed word")
+    widget = _widget_of(ip)
+    assert widget.outcome.status == "dry_run"
+    assert widget.buttons["run_code"].layout.display is None  # offered
+    assert "proposed code (not run)" in widget.diff.value
+    widget.buttons["run_code"].click()
+    action = widget.actions.outputs[0]["data"]["application/vnd.semcache.action+json"]
+    assert action["action"] == "rerun"  # the labextension runs the cell again
+    capsys.readouterr()
+    magic(ip, "--dry-run", "Print the reviewed word")  # the same cell, run again
+    assert "reviewed" in capsys.readouterr().out
+    assert model_env.calls == 1  # the reviewed code ran; the model was not asked again
+    rerun = _widget_of(ip)
+    assert rerun.outcome.ok and rerun.outcome.origin == "reviewed"
+    assert rerun.outcome.saved.source == "generated"
+    magic(ip, "--dry-run", "Print the reviewed word")  # armed once only
+    assert _widget_of(ip).outcome.status == "dry_run"
+
+
+def test_regenerate_runs_the_cell_again_without_the_cache(
+    ip: Any, model_env: ModelServer
+) -> None:
+    ip.run_line_magic("config", "SemCache.ui = 'widget'")
+    cache_of(ip).save("Print 8", "print(8)")
+    magic(ip, "", "Print 8")
+    assert model_env.calls == 0
+    _widget_of(ip).buttons["regenerate"].click()
+    magic(ip, "--no-save", "Print 8")  # another cell: nothing armed for it
+    assert model_env.calls == 0
+    model_env.script(fenced("print(8.0)\n"))
+    magic(ip, "", "Print 8")
+    assert model_env.calls == 1 and _widget_of(ip).outcome.origin == "generated"
+
+
+def test_a_terminal_shows_one_error_line_and_keeps_blank_lines(
+    ip: Any, model_env: ModelServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model_env.script(fenced("import math\n\n\nprint(math.pi)\n"))
+    magic(ip, "", "Print pi")
+    assert "    import math\n\n\n    print(math.pi)\n" in capsys.readouterr().out
+    with pytest.raises(ModelRequiredError):
+        magic(ip, "--no-model", "Print the value of pi")
+    out = capsys.readouterr().out
+    assert "error" not in out and "Claude" not in out  # the raised error is the one line
+    assert "needs the model in" in out  # the status in words

@@ -22,8 +22,24 @@ export interface ISnippet {
   failure_count: number;
   votes_up: number;
   votes_down: number;
+  /** Where an imported snippet came from (empty otherwise). */
+  origin?: { path?: string; cell?: string | number };
   /** Blended search score; null when listing. */
   score: number | null;
+}
+
+/** A save or an edit: the snippet, and what happened. */
+export interface ISaved extends ISnippet {
+  created?: boolean;
+  /** The id an edit replaced ("" when the snippet kept its id). */
+  replaced?: string;
+  redacted?: string[];
+}
+
+export interface ISnippetDraft {
+  task: string;
+  code: string;
+  tags: string[];
 }
 
 export interface ISnippetList {
@@ -81,6 +97,21 @@ export function setSnippetTags(id: string, tags: string[]): Promise<ISnippet> {
     method: 'PUT',
     body: JSON.stringify({ tags })
   });
+}
+
+/** Save code as a new snippet (source "manual"). */
+export function saveSnippet(draft: ISnippetDraft): Promise<ISaved> {
+  return requestAPI<ISaved>('snippets', { method: 'POST', body: JSON.stringify(draft) });
+}
+
+/** Edit a snippet: a new task or code makes a new version that replaces it. */
+export function editSnippet(id: string, draft: Partial<ISnippetDraft>): Promise<ISaved> {
+  return requestAPI<ISaved>(snippetPath(id), { method: 'PUT', body: JSON.stringify(draft) });
+}
+
+/** A number that changes whenever any snippet is written (cheap to poll). */
+export async function getVersion(): Promise<number> {
+  return (await requestAPI<{ version: number }>('version')).version;
 }
 
 export async function deleteSnippet(id: string): Promise<void> {

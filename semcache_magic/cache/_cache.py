@@ -40,11 +40,15 @@ __all__ = ["SavedSnippet", "ScoredSnippet", "SnippetCache", "code_hash"]
 
 @dataclass
 class SavedSnippet:
-    """What :meth:`SnippetCache.save` did."""
+    """What :meth:`SnippetCache.save` (or :meth:`SnippetCache.edit`) did.
+
+    ``replaced`` is the id of the snippet an edit replaced (empty otherwise).
+    """
 
     snippet: Snippet
     created: bool
     redacted: list[str]
+    replaced: str = ""
 
 
 @dataclass
@@ -178,9 +182,11 @@ class SnippetCache:
         )
 
     def search(
-        self, text: str, *, namespace: str | None = None, limit: int = 10
+        self, text: str, *, namespace: str | None = None, limit: int = 10,
+        min_score: float | None = None,
     ) -> list[ScoredSnippet]:
-        """Hybrid (vector + full-text) search, best first, for browsing."""
+        """Hybrid (vector + full-text) search, best first, for browsing; hits below
+        ``min_score`` (default ``search_floor``) are not matches and are left out."""
         analysis = self.analyse(text)
         vector = self.embedder.embed_one(analysis.task)
         namespaces = self.namespaces(namespace)
@@ -189,7 +195,9 @@ class SnippetCache:
             analysis, candidates, text_weight=self.config.text_weight,
             quality_weight=self.config.quality_weight,
         )
-        return [ScoredSnippet(s, score, parts) for s, score, parts in ranked[:limit]]
+        floor = self.config.search_floor if min_score is None else min_score
+        return [ScoredSnippet(s, score, parts) for s, score, parts in ranked[:limit]
+                if score >= floor]
 
     # -- writes ----------------------------------------------------------------------------
 
@@ -332,6 +340,35 @@ class SnippetCache:
 
     def set_tags(self, snippet_id: str, tags: Sequence[str]) -> Snippet:
         return self.store.set_tags(self.resolve_id(snippet_id), tags)
+
+    def edit(self, snippet_id: str, *, task: str | None = None, code: str | None = None,
+             tags: Sequence[str] | None = None) -> SavedSnippet:
+        """Change a snippet's task, code or tags (``None`` keeps what it has).
+
+        New task or code make a new version: saved like any snippet (redacted, source
+        ``manual``, same namespace, parent = the old id) and the old one deleted, so no
+        lookup serves the replaced code again. Run counts and votes start afresh: they
+        were earned by the old code. Tags alone change in place.
+        """
+        old = self.get(snippet_id)
+        new_task = old.task if task is None else task
+        new_code = old.code if code is None else code
+        new_tags = list(old.tags if tags is None else tags)
+        if new_task.strip() == old.task.strip() and code_hash(new_code) == old.code_hash:
+            same = sorted({t.strip() for t in new_tags if t.strip()}) == old.tags
+            snippet = old if same else self.set_tags(old.id, new_tags)
+            return SavedSnippet(snippet, False, [])
+        saved = self.save(new_task, new_code, SaveOptions(
+            source="manual", namespace=old.namespace, input_schema=old.input_schema,
+            parent_id=old.id, kernel=old.kernel, tags=tuple(new_tags), language=old.language))
+        if saved.snippet.id == old.id:  # only white space changed: the same snippet
+            return saved
+        self.store.delete(old.id)  # after the save: a failure never loses both
+        return replace(saved, replaced=old.id)
+
+    def version(self) -> int:
+        """Changes with every write to the snippets (saves, edits, votes, tags, deletes)."""
+        return self.store.version()
 
     def record_use(self, snippet_id: str, *, success: bool | None) -> None:
         self.store.record_use(snippet_id, success=success)

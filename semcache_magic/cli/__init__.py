@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["CliContext", "build_parser", "main"]
 
 #: Modules under semcache_magic.cli that contribute subcommands, in help order.
-COMMAND_MODULES = ("store_cmds", "run_cmd", "exec_cmd", "share_cmds")
+COMMAND_MODULES = ("store_cmds", "run_cmd", "exec_cmd", "share_cmds", "freeze_cmd")
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NEEDS_MODEL, EXIT_NEEDS_TRUST = 0, 1, 2, 3, 4
 EXIT_INTERRUPTED = 130

@@ -115,20 +115,18 @@ def run_quickstart(out_dir: str | Path | None = None, *, timeout: int = 600) -> 
 
 
 def summarise(path: str | Path) -> list[tuple[str, str, str]]:
-    """(task, tier, what it said) for each ``%%cached_task`` cell of an executed notebook."""
+    """(task, tier, what it said) for each ``%%cached_task`` cell of an executed notebook,
+    read from the record each task's output keeps."""
     from ..share import read_notebook
+    from ..view import find_record
 
     rows = []
     for cell in read_notebook(path).cells:
         if cell.cell_type != "code" or not cell.source.startswith("%%cached_task"):
             continue
         task = cell.source.splitlines()[1] if "\n" in cell.source else ""
-        said = [line[len("semcache: "):] for output in cell.get("outputs", [])
-                if output.get("name") == "stdout"
-                for line in str(output.get("text", "")).splitlines()
+        record = next((r for r in map(find_record, cell.get("outputs", [])) if r), None)
+        said = [line[len("semcache: "):] for line in (record or {}).get("lines", [])
                 if line.startswith("semcache: ")]
-        first = said[0] if said else ""
-        tier = first.split(" ")[0] if first.split(" ")[0] in (
-            "exact", "slot", "semantic", "miss") else "?"
-        rows.append((task, tier, first))
+        rows.append((task, str((record or {}).get("tier") or "?"), said[0] if said else ""))
     return rows

@@ -12,7 +12,9 @@ their arguments and render; the work is done by :class:`~semcache_magic.pipeline
 
 from __future__ import annotations
 
+import hashlib
 import threading
+from dataclasses import replace
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -41,6 +43,8 @@ class SemcacheMagics(Magics):
         self._pipeline: Any = None
         self._lock = threading.Lock()
         self.last_view: Any = None  # the widget or text view of the latest run
+        #: Changes a widget button asked for, applied when that cell runs again (by cell).
+        self._armed: dict[str, dict[str, Any]] = {}
 
     @property
     def ip(self) -> Any:
@@ -127,7 +131,11 @@ class SemcacheMagics(Magics):
             request = self._request(task, args)
         except ConfigurationError as err:
             raise UsageError(err.describe()) from None
-        self._run(request, quiet=args.quiet, insert=args.insert)
+        key = _cell_key(line, cell)
+        armed = self._armed.pop(key, None)
+        if armed:  # a widget button asked for this run (Regenerate, Run this code, Trust)
+            request = replace(request, **armed)
+        self._run(request, quiet=args.quiet, insert=args.insert, line=line, key=key)
 
     def _request(self, task: str, args: Any) -> Any:
         from ..outcome import TaskRequest
@@ -148,14 +156,17 @@ class SemcacheMagics(Magics):
             allow_model=not args.no_model, trust=args.trust, face="magic",
         )
 
-    def _run(self, request: Any, *, quiet: bool, insert: bool) -> None:
+    def _run(self, request: Any, *, quiet: bool, insert: bool, line: str = "",
+             key: str = "") -> None:
         from ..view import relay_output
 
-        view = self.last_view = self._view(request, quiet)
+        terminal = not self._in_kernel()
+        view = self._view(request, quiet=quiet, line=line, key=key, terminal=terminal)
+        self.last_view = getattr(view, "widget", None) or view
 
         def on_event(event: Any) -> None:
             if event.kind == "output":
-                relay_output(event.data["output"])
+                relay_output(event.data["output"], terminal=terminal)
             elif view is not None:
                 view(event)
 
@@ -175,25 +186,45 @@ class SemcacheMagics(Magics):
                     {k: v for k, v in outcome.run.values.items() if k in request.outputs})
             return
         if outcome.status == "dry_run":
-            return
+            return  # nothing failed: the code waits for the user's review
+        # needs_trust raises too: the code did not run, so "Run all" must stop here.
         raise outcome.error or SemcacheError(f"the task ended with status {outcome.status}")
 
-    def _view(self, request: Any, quiet: bool) -> Any:
-        if quiet:
-            return None
+    def _in_kernel(self) -> bool:
+        """True in a notebook kernel (a front end keeps the outputs), False on a terminal."""
+        return type(self.ip).__name__ == "ZMQInteractiveShell"
+
+    def _view(self, request: Any, *, quiet: bool, line: str, key: str, terminal: bool) -> Any:
+        """A terminal's text lines, or a notebook's display (widget or text, with the
+        task's record); None for a quiet task on a terminal."""
         mode = self.settings.ui
         if mode == "auto":
-            mode = "widget" if type(self.ip).__name__ == "ZMQInteractiveShell" else "text"
-        if mode == "text":
+            mode = "text" if terminal else "widget"
+        if terminal and (quiet or mode == "text"):
             from ..view import TextView
 
-            return TextView(model_allowed=request.allow_model)
+            return None if quiet else TextView(model_allowed=request.allow_model,
+                                               show_errors=False)
+        from ._display import TaskDisplay
+
+        widget = None if quiet or mode == "text" else self._widget(request, key)
+        display = TaskDisplay(request, line=line, widget=widget, quiet=quiet)
+        display.start()
+        return display
+
+    def _widget(self, request: Any, key: str) -> Any:
         from ..view import TaskWidget
 
-        def regenerate() -> None:
-            from dataclasses import replace
-
-            self._run(replace(request, refresh=True), quiet=False, insert=False)
+        def rerun(what: str, outcome: Any, code: str | None) -> str:
+            # The cell runs again (the labextension re-executes it) with this change.
+            choices: dict[str, dict[str, Any]] = {
+                "regenerate": {"refresh": True, "code": None}, "trust": {"trust": True},
+                "run_code": {"code": code, "dry_run": False}}
+            changes = choices[what]
+            if what == "run_code" and not code:
+                return ""
+            self._armed[key] = changes
+            return what
 
         def vote(outcome: Any, up: bool) -> str:
             snippet = outcome.ran_snippet
@@ -206,9 +237,11 @@ class SemcacheMagics(Magics):
             saved = self.pipeline.save(outcome)
             return f"saved {saved.id}" if saved else "nothing to save"
 
-        widget = TaskWidget(request.task, on_save=save, on_vote=vote, on_regenerate=regenerate)
-        widget.show()
-        return widget
+        pipeline = self._pipeline
+        cold = pipeline is None or not pipeline.cache.embedder.loaded
+        hint = "loading the embedding model (first task only)…" if cold else ""
+        return TaskWidget(request.task, on_save=save, on_vote=vote, on_rerun=rerun,
+                          search_hint=hint, refresh=request.refresh)
 
     # -- %semcache ---------------------------------------------------------------------
 
@@ -257,6 +290,11 @@ class SemcacheMagics(Magics):
 #: The CLI commands ``%semcache`` offers (running tasks has its own magic).
 _SEMCACHE_COMMANDS = ("search", "list", "show", "lookup", "stats", "export", "vote", "tag",
                       "delete", "forget", "promote", "import")
+
+
+def _cell_key(line: str, cell: str) -> str:
+    """Which cell a widget button armed: its options and task, as typed."""
+    return hashlib.sha256(f"{line}\0{cell}".encode()).hexdigest()[:24]
 
 
 def _shell_split(line: str) -> list[str]:

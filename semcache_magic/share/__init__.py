@@ -9,10 +9,16 @@
   what came from given notebooks);
 * :func:`promote_snippet` copies a snippet into another namespace (e.g. ``team``);
 * :func:`read_text` reads a user's file (or standard input) as UTF-8, with one-line errors;
-  ``_nbfile`` reads, writes, builds and executes notebook files (nbformat, nbclient).
+  ``_nbfile`` reads, writes, builds and executes notebook files (nbformat, nbclient);
+* freeze: :func:`freeze_notebook` writes a copy of a notebook whose ``%%cached_task``
+  cells are the code that ran (:func:`freeze_cells` does it to cells), also as the
+  nbconvert :class:`SemcacheFreeze` preprocessor and :class:`FreezeExporter`
+  (imported on first use: nbconvert is slow to import).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from ._export import (
     FORMATS,
@@ -25,6 +31,7 @@ from ._export import (
     select_snippets,
 )
 from ._files import read_text
+from ._freeze import FreezeReport, freeze_cells
 from ._harvest import Cell, Harvest, Progress, harvest_paths
 from ._import import ImportedCell, ImportReport, forget_imported, import_files
 from ._nbfile import (
@@ -40,16 +47,21 @@ from ._notebooks import Skip, find_files, read_cells
 __all__ = [
     "FORMATS",
     "Cell",
+    "FreezeExporter",
+    "FreezeReport",
     "Harvest",
     "ImportReport",
     "ImportedCell",
     "Progress",
+    "SemcacheFreeze",
     "Skip",
     "build_notebook",
     "execute_notebook",
     "export_snippets",
     "find_files",
     "forget_imported",
+    "freeze_cells",
+    "freeze_notebook",
     "harvest_paths",
     "import_files",
     "notebook_json",
@@ -65,3 +77,11 @@ __all__ = [
     "select_snippets",
     "write_notebook",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("FreezeExporter", "SemcacheFreeze", "freeze_notebook"):
+        from . import _nbconvert
+
+        return getattr(_nbconvert, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -83,6 +83,25 @@ def _uses_bare_display(code: str) -> bool:
     return used and not defined
 
 
+#: Calls made for their effect that return None (``plt.show()``, ``items.append(x)``):
+#: a notebook displays nothing for them, so they stay plain statements.
+_NONE_CALLS = frozenset({
+    "print", "display", "show", "savefig", "close", "tight_layout", "append", "extend",
+    "insert", "update", "sort", "clear", "write", "writelines", "seed", "set_option",
+    "pprint",
+})
+#: Writers that return None given a target (``df.to_csv("out.csv")``), text without one.
+_WRITERS = frozenset({"to_csv", "to_json", "to_parquet", "to_excel", "to_pickle",
+                      "to_feather"})
+
+
+def _returns_none(call: ast.Call) -> bool:
+    func = call.func
+    name = func.id if isinstance(func, ast.Name) else (
+        func.attr if isinstance(func, ast.Attribute) else "")
+    return name in _NONE_CALLS or (name in _WRITERS and bool(call.args or call.keywords))
+
+
 def trailing_expression(code: str) -> tuple[str, str] | None:
     """(code before, expression) when the code ends in an expression a notebook displays."""
     try:
@@ -93,8 +112,8 @@ def trailing_expression(code: str) -> tuple[str, str] | None:
     if not isinstance(node, ast.Expr) or node.col_offset or code.rstrip().endswith(";"):
         return None
     call = node.value
-    if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "print":
-        return None  # prints already, returns None
+    if isinstance(call, ast.Call) and _returns_none(call):
+        return None  # a statement for its effect: it stays a plain statement
     segment = ast.get_source_segment(code, node)
     if segment is None:
         return None

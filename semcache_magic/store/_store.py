@@ -486,6 +486,18 @@ class SnippetStore:
             return queries.namespaces(table)
 
     @reopening
+    def version(self) -> int:
+        """The snippets table's version: every write changes it (0 before the first).
+
+        Cheap (no rows are read), so front ends poll it to notice saves by anyone.
+        """
+        table = self._table(self.SNIPPETS, create=False)
+        if table is None:
+            return 0
+        with self.db.translate("read the store version"):
+            return int(table.version)
+
+    @reopening
     def count(self, namespaces: Sequence[str] | None = None) -> int:
         table = self._table(self.SNIPPETS, create=False)
         if table is None:

@@ -6,17 +6,8 @@ import time
 
 from ..snippet import Match, Snippet
 
-__all__ = ["EVIDENCE_WORDS", "age", "describe_match", "plural", "seconds", "shorten",
+__all__ = ["age", "describe_match", "evidence_words", "plural", "seconds", "shorten",
            "snippet_line"]
-
-#: Why code runs without the model, in words (``Match.evidence``).
-EVIDENCE_WORDS = {
-    "exact": "the same task",
-    "declared": "declared parameters",
-    "confirmed": "confirmed by the model before",
-    "declared+confirmed": "declared parameters, confirmed by the model",
-    "proposal": "a proposal for the model to confirm",
-}
 
 
 def shorten(text: str, width: int = 70) -> str:
@@ -60,7 +51,7 @@ def describe_match(match: Match, *, model_allowed: bool = True) -> str:
         return (f"exact hit: snippet {snippet.id[:8]} \"{shorten(snippet.task)}\" "
                 f"(no model call{untrusted})")
     if match.tier == "slot" and snippet is not None:
-        why = EVIDENCE_WORDS.get(match.evidence, match.evidence)
+        why = evidence_words(match.tier, match.evidence)
         return (f"slot hit: snippet {snippet.id[:8]} with {changes} "
                 f"({why}; no model call{untrusted})")
     if match.proposal is not None and snippet is not None:
@@ -74,3 +65,18 @@ def describe_match(match: Match, *, model_allowed: bool = True) -> str:
     if snippet is not None:
         return f"miss (nearest {match.score:.2f}: \"{shorten(snippet.task, 50)}\"){then}"
     return f"miss{then}"
+
+
+#: Why code is served without the model, in words (``Match.evidence``).
+_EVIDENCE = {"exact": "exact task", "declared": "declared parameters",
+             "confirmed": "confirmed by the model",
+             "declared+confirmed": "declared parameters, confirmed by the model",
+             "proposal": "a substitution to confirm", "model": "written by the model"}
+#: What a tier means when the match carries no evidence.
+_TIER_WORDS = {"exact": "exact task", "slot": "values substituted",
+               "semantic": "similar task", "miss": "nothing close"}
+
+
+def evidence_words(tier: str, evidence: str = "") -> str:
+    """Why the lookup answered as it did, in words: ``declared parameters``, ``similar task``."""
+    return _EVIDENCE.get(evidence) or _TIER_WORDS.get(tier, tier)
