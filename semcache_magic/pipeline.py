@@ -34,7 +34,6 @@ from .errors import (
 )
 from .outcome import Event, EventKind, TaskOutcome, TaskRequest, TaskStatus
 from .snippet import Match, SaveOptions, Snippet
-from .task import value_class
 
 if TYPE_CHECKING:
     from .model import Adaptation, ClaudeAdapter, CodeContext
@@ -205,13 +204,14 @@ class Pipeline:
         the same program confirms the substituted slots, another program refutes them."""
         assert match.snippet is not None and match.proposal is not None
         confirmed = adaptation.confirmed or same_program(adaptation.code, match.proposal)
-        if not match.slots:
+        refutes = [str(slot) for slot in match.slots] + [
+            key for key in match.pending if key.startswith(("shape/", "order/"))]
+        if not (match.pending if confirmed else refutes):
             return
-        classes = {slot: value_class(match.analysis.literals[slot]) for slot in match.slots}
         try:
-            self.cache.record_evidence(
-                match.snippet.id, confirmed=classes if confirmed else None,
-                refuted=() if confirmed else match.slots)
+            self.cache.record_evidence(match.snippet.id,
+                                       confirmed=match.pending if confirmed else (),
+                                       refuted=() if confirmed else refutes)
         except StoreError as err:  # evidence is bookkeeping: the task goes on
             self._warn(outcome, emit, f"could not record the model's answer: {err.describe()}")
 
@@ -316,7 +316,8 @@ class Pipeline:
         with contextlib.suppress(StoreError):
             self.cache.record_use(match.snippet.id, success=False)
             if outcome.origin == "slot" and match.slots:
-                self.cache.record_evidence(match.snippet.id, refuted=match.slots)
+                self.cache.record_evidence(match.snippet.id,
+                                           refuted=[str(slot) for slot in match.slots])
 
     def _log(self, outcome: TaskOutcome) -> None:
         """Append the run to the run log; a failing log never fails the task."""

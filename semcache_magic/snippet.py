@@ -65,8 +65,9 @@ class Snippet:
     params: dict[int, str] = field(default_factory=dict)
     #: What the model said about slot substitutions of this snippet: ``confirmed``
     #: holds ``"<literal index>/<value class>"`` entries (the model answered the
-    #: substitution of such a value with the same program), ``refuted`` literal indices
-    #: (the model answered otherwise, or substituted code failed).
+    #: substitution of such a value with the same program) and the keys of shape or
+    #: order changes it accepted (``shape/...``, ``order/...``); ``refuted`` holds
+    #: literal indices and change keys it rejected (or whose served code failed).
     evidence: dict[str, list[str]] = field(default_factory=dict)
     #: Where an imported snippet came from: ``{"path": ..., "cell": ...}`` (else empty).
     origin: dict[str, Any] = field(default_factory=dict)
@@ -155,9 +156,11 @@ class Match:
     #: confirmation (``proposal`` holds its code); empty otherwise.
     evidence: str = ""
     proposal: str | None = None
-    #: The changed values located without a declaration: what a model answer to the
-    #: proposal confirms or refutes, and what a failure of served code refutes.
+    #: The changed values whose place is not promised by a marked parameters block:
+    #: what a correction by the model, or a failure of served code, refutes.
     slots: list[int] = field(default_factory=list)
+    #: The evidence a confirmation of ``proposal`` earns (see ``Snippet.evidence``).
+    pending: list[str] = field(default_factory=list)
     #: False when the served code comes from a namespace the user has not marked
     #: trusted: it is shown, and runs only after the user confirms (``--trust``).
     trusted: bool = True

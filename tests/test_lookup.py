@@ -8,7 +8,6 @@ import sys
 import pytest
 
 from semcache_magic.cache import NEUTRAL_QUALITY, SnippetCache, blend_score, quality
-from semcache_magic.task import value_class
 
 pytestmark = pytest.mark.slow
 
@@ -43,9 +42,7 @@ def test_devset_every_served_answer_is_right(real_cache: SnippetCache, devset: l
                 # What the model's confirmation records (the pipeline's job) turns the
                 # same substitution into a slot serving.
                 assert match.snippet is not None
-                literals = match.analysis.literals
-                real_cache.record_evidence(match.snippet.id, confirmed={
-                    slot: value_class(literals[slot]) for slot in match.slots})
+                real_cache.record_evidence(match.snippet.id, confirmed=match.pending)
                 again = real_cache.lookup(query["task"])
                 assert again.tier == "slot" and again.evidence == "confirmed"
                 if run_python(again.code or "") != query["expect"]:

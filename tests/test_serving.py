@@ -217,3 +217,22 @@ def test_an_unmarked_header_places_values_but_a_new_class_needs_the_model() -> N
     marked = snippet(seed.task, "# parameters\n" + code)
     assert decide_slot(marked, analyse_task(
         "Convert 36 degrees Celsius to Fahrenheit and print the value")).served
+
+
+def test_a_marked_block_turns_a_shape_change_into_a_proposal_once() -> None:
+    code = "# parameters\ncelsius = 0\n\nprint(celsius * 9 / 5 + 32)\n"
+    task = "Convert 0 degrees Celsius to Fahrenheit and print it"
+    query = analyse_task("Convert 21 degrees Celsius to Fahrenheit and print it")
+    first = decide_slot(snippet(task, code), query)
+    assert first.evidence == "proposal" and first.pending and first.pending[0].startswith(
+        "shape/0/")
+    confirmed = decide_slot(snippet(task, code, evidence={"confirmed": list(first.pending)}),
+                            query)
+    assert confirmed.served
+    assert decide_slot(snippet(task, code, evidence={"confirmed": list(first.pending)}),
+                       analyse_task("Convert 37 degrees Celsius to Fahrenheit and print it")
+                       ).served  # the same shape (a positive int) is covered
+    refused = decide_slot(snippet(task, code, evidence={"refuted": list(first.pending)}), query)
+    assert refused.substitution is None
+    unmarked = decide_slot(snippet(task, code.replace("# parameters\n", "")), query)
+    assert unmarked.substitution is None  # no promise: a shape change is never proposed

@@ -373,15 +373,13 @@ class SnippetCache:
     def record_use(self, snippet_id: str, *, success: bool | None) -> None:
         self.store.record_use(snippet_id, success=success)
 
-    def record_evidence(self, snippet_id: str, *, confirmed: Mapping[int, str] | None = None,
-                        refuted: Sequence[int] = ()) -> Snippet:
-        """Remember what the model (or a failed run) said about substituting a snippet's
-        literal slots: ``confirmed`` maps a slot to the class of the value confirmed
-        (see :func:`semcache_magic.task.value_class`); a refutation outweighs any
-        confirmation of that slot."""
-        return self.store.add_evidence(
-            snippet_id, confirmed=[f"{slot}/{kind}" for slot, kind in (confirmed or {}).items()],
-            refuted=[str(slot) for slot in refuted])
+    def record_evidence(self, snippet_id: str, *, confirmed: Sequence[str] = (),
+                        refuted: Sequence[str] = ()) -> Snippet:
+        """Remember what the model (or a failed run) said about a snippet's substitutions:
+        ``confirmed`` evidence keys (``Match.pending``: ``"<literal>/<value class>"``,
+        ``shape/...``, ``order/...``), ``refuted`` literal indices or change keys; a
+        refutation outweighs any confirmation."""
+        return self.store.add_evidence(snippet_id, confirmed=confirmed, refuted=refuted)
 
     def list_snippets(
         self, *, namespace: str | None = None, all_namespaces: bool = False, limit: int = 50,

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..snippet import Match, Snippet, Tier
 from ..task import TaskAnalysis
-from ._serving import decide_slot, heuristic_slots, servable
+from ._serving import decide_slot, servable
 
 if TYPE_CHECKING:
     from ..store import SnippetStore
@@ -204,7 +204,7 @@ def lookup(
             substitutions=list(decision.substitution.changes), namespace=snippet.namespace,
             evidence=decision.evidence, trusted=snippet.namespace in trusted,
             proposal=None if decision.served else decision.substitution.code,
-            slots=list(heuristic_slots(decision)),
+            slots=list(decision.doubtful), pending=list(decision.pending),
         )
         if decision.served:
             return match

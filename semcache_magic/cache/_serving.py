@@ -20,8 +20,10 @@ is cheap by comparison. So code runs without the model only on evidence:
     even number does not cover odd ones (``range(start, stop, 2)``).
 
 Whatever the evidence, a substitution must also keep every value's shape and the
-order between values (:func:`semcache_magic.task.shape_change`); small integers
-(-1, 0, 1, 2) are too often structure to be trusted on a heuristic mapping.
+order between values (:func:`semcache_magic.task.shape_changes`); only for values
+declared in a marked ``# parameters`` block is such a change proposed to the model,
+and once confirmed it is evidence too. Small integers (-1, 0, 1, 2) are too often
+structure to be trusted on a heuristic mapping.
 Without enough evidence a substitution is only a *proposal*: the model confirms
 or corrects it, and its answer becomes evidence for the next time.
 
@@ -35,7 +37,6 @@ shown and waits for a yes).
 from __future__ import annotations
 
 import ast
-from collections.abc import Collection
 from dataclasses import dataclass
 
 from ..snippet import Snippet
@@ -45,13 +46,12 @@ from ..task import (
     has_parameters_marker,
     inline_parameters,
     is_structural,
-    shape_change,
+    shape_changes,
     substitute,
     value_class,
 )
 
-__all__ = ["SERVABLE_SOURCES", "SlotDecision", "decide_slot", "heuristic_slots", "same_program",
-           "servable"]
+__all__ = ["SERVABLE_SOURCES", "SlotDecision", "decide_slot", "same_program", "servable"]
 
 #: Where code must come from to be served without the model.
 SERVABLE_SOURCES = frozenset({"manual", "generated", "adapted"})
@@ -69,12 +69,16 @@ class SlotDecision:
     ``evidence`` is ``declared``, ``confirmed`` or ``declared+confirmed`` when the
     substituted code may be served, ``proposal`` when it needs the model's word;
     ``substitution`` is ``None`` when nothing sound can be proposed (``reason`` says why).
+    ``pending`` names the evidence a confirmation of the proposal earns; ``doubtful``
+    the changed literals that a correction (or a failure of served code) refutes.
     """
 
     snippet: Snippet
     substitution: Substitution | None
     evidence: str
     reason: str = ""
+    pending: tuple[str, ...] = ()
+    doubtful: tuple[int, ...] = ()
 
     @property
     def served(self) -> bool:
@@ -87,21 +91,40 @@ def decide_slot(snippet: Snippet, analysis: TaskAnalysis) -> SlotDecision:
                         declared=snippet.params)
     if result is None or not result.changes:
         return SlotDecision(snippet, None, "", "no sound mapping of the values into the code")
-    reason = shape_change(snippet.literals, analysis.literals)
-    if reason is not None:
-        return SlotDecision(snippet, None, "", reason)
+    confirmed = set(snippet.evidence.get("confirmed", ()))
     refuted = set(snippet.evidence.get("refuted", ()))
     promised = has_parameters_marker(snippet.code)
     kinds: set[str] = set()
+    pending: list[str] = []
+    # Changes of shape or order: a hard refusal, except for values declared in a marked
+    # block (whose author promised other values work): there the model's word on each
+    # change is asked once and remembered.
+    for change in shape_changes(snippet.literals, analysis.literals):
+        covered = promised and not change.kinds and all(
+            slot in result.declared for slot in result.slots)
+        if not covered or change.key in refuted:
+            return SlotDecision(snippet, None, "", change.reason)
+        if change.key in confirmed:
+            kinds.add("confirmed")
+        else:
+            pending.append(change.key)
+    doubtful: list[int] = []
     for slot in result.slots:
+        new_class = value_class(analysis.literals[slot])
+        known = _confirmed(snippet, slot, analysis)
         if slot in result.declared:
             # A marked block comes with the promise that the code works for other values;
             # an unmarked one only says where the value goes: a new class of value (odd
             # after even, ...) needs the model's word first.
-            same_class = value_class(analysis.literals[slot]) == value_class(
-                snippet.literals[slot])
-            kinds.add("declared" if promised or same_class or _confirmed(
-                snippet, slot, analysis) else "proposal")
+            if promised:
+                kinds.add("declared")
+                continue
+            doubtful.append(slot)
+            same_class = new_class == value_class(snippet.literals[slot])
+            if same_class or known:
+                kinds.add("declared")
+            else:
+                pending.append(f"{slot}/{new_class}")
             continue
         old = snippet.literals[slot]
         if is_structural(old) or str(slot) in refuted:
@@ -109,10 +132,15 @@ def decide_slot(snippet: Snippet, analysis: TaskAnalysis) -> SlotDecision:
             # mislead the model more than help it.
             return SlotDecision(snippet, None, "",
                                 f"{old.text!r} is not declared and its place is not certain")
-        kinds.add("confirmed" if _confirmed(snippet, slot, analysis) else "proposal")
-    if "proposal" in kinds or not servable(snippet):
-        return SlotDecision(snippet, result, "proposal")
-    return SlotDecision(snippet, result, "+".join(sorted(kinds)))
+        doubtful.append(slot)
+        if known:
+            kinds.add("confirmed")
+        else:
+            pending.append(f"{slot}/{new_class}")
+    if pending or not servable(snippet):
+        return SlotDecision(snippet, result, "proposal", pending=tuple(pending),
+                            doubtful=tuple(doubtful))
+    return SlotDecision(snippet, result, "+".join(sorted(kinds)), doubtful=tuple(doubtful))
 
 
 def _confirmed(snippet: Snippet, slot: int, analysis: TaskAnalysis) -> bool:
@@ -134,13 +162,3 @@ def same_program(a: str, b: str) -> bool:
     if tree_a is None or tree_b is None:
         return a.strip() == b.strip()
     return ast.dump(tree_a) == ast.dump(tree_b)
-
-
-def heuristic_slots(decision: SlotDecision) -> Collection[int]:
-    """The changed values a model answer confirms or refutes: all but those declared in a
-    marked parameters block (which need no word)."""
-    if decision.substitution is None:
-        return ()
-    if not has_parameters_marker(decision.snippet.code):
-        return list(decision.substitution.slots)
-    return [s for s in decision.substitution.slots if s not in decision.substitution.declared]

@@ -31,7 +31,15 @@ from ._params import (
     inline_parameters,
 )
 from ._redact import PLACEHOLDER, Redaction, redact, redact_text
-from ._shapes import STRUCTURAL_NUMBERS, is_structural, shape_change, value_class, value_shape
+from ._shapes import (
+    STRUCTURAL_NUMBERS,
+    ShapeChange,
+    is_structural,
+    shape_change,
+    shape_changes,
+    value_class,
+    value_shape,
+)
 from ._slots import Substitution, substitute
 
 __all__ = [
@@ -41,6 +49,7 @@ __all__ = [
     "STRUCTURAL_NUMBERS",
     "Literal",
     "Redaction",
+    "ShapeChange",
     "Substitution",
     "TaskAnalysis",
     "analyse_task",
@@ -58,6 +67,7 @@ __all__ = [
     "redact_text",
     "schema_key",
     "shape_change",
+    "shape_changes",
     "substitute",
     "value_class",
     "value_shape",

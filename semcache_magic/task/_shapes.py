@@ -5,9 +5,10 @@ depend on *what* the value is, only on *where* it goes. That assumption breaks
 at observable boundaries: a sign or a zero (``x[-n:]`` with ``n = 0``), int vs
 float (``'ab' * 2.5``), the order of two values (``range(a, b)`` with ``a > b``),
 the separators of a string (``'x.tar.gz'.split('.')[1]``) or the format of a
-date (``fromisoformat('12/25/2023')``). :func:`shape_change` names the first such
-change, or returns ``None`` when every changed value keeps the old one's shape
-and every relation between the task's values holds.
+date (``fromisoformat('12/25/2023')``). :func:`shape_changes` lists such changes
+(empty when every changed value keeps the old one's shape and every relation
+between the task's values holds); each has a key, so the model's word on one can
+be remembered as evidence.
 
 Small integers (-1, 0, 1, 2) are also structure in code (``n + 1``, ``i ** 2``,
 ``range(1, n, 2)``): a mapping that rests only on such a value occurring once in
@@ -16,13 +17,16 @@ the code is never trusted (:func:`is_structural`); only a declared parameter is.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from ._analysis import Literal
 
-__all__ = ["STRUCTURAL_NUMBERS", "is_structural", "shape_change", "value_class", "value_shape"]
+__all__ = ["STRUCTURAL_NUMBERS", "ShapeChange", "is_structural", "shape_change", "shape_changes",
+           "value_class", "value_shape"]
 
 #: Numbers that are as often structure (offsets, exponents, steps) as data.
 STRUCTURAL_NUMBERS = frozenset({-1, 0, 1, 2})
@@ -64,22 +68,36 @@ def value_shape(literal: Literal) -> tuple[object, ...]:
     return shape
 
 
-def shape_change(old: Sequence[Literal], new: Sequence[Literal]) -> str | None:
-    """Why ``new`` cannot take ``old``'s place (one line), or ``None`` when it can.
+@dataclass(frozen=True)
+class ShapeChange:
+    """One observable change a substitution would make: ``key`` names it for evidence
+    (``shape/<literal>/<new shape>`` or ``order/<i>/<j>/<new order>``), ``reason`` says it."""
 
-    ``old`` and ``new`` are the literals of two tasks with the same template, in
-    order. Only changed values are checked against their old shape; relations are
-    checked between every pair of values where at least one changed.
+    key: str
+    reason: str
+    kinds: bool = False  # the values are of different kinds: no evidence can cover it
+
+
+def shape_changes(old: Sequence[Literal], new: Sequence[Literal]) -> list[ShapeChange]:
+    """Every shape and order change between two tasks' values with the same template.
+
+    Only changed values are checked against their old shape; relations are checked
+    between every pair of values where at least one changed.
     """
     if len(old) != len(new):
-        return "the tasks hold different numbers of values"
+        return [ShapeChange("count", "the tasks hold different numbers of values", True)]
     changed = [i for i, (o, n) in enumerate(zip(old, new, strict=True)) if o.text != n.text]
+    found: list[ShapeChange] = []
     for i in changed:
         o, n = old[i], new[i]
         if o.kind != n.kind:
-            return f"{o.text!r} is a {o.kind}, {n.text!r} a {n.kind}"
-        if value_shape(o) != value_shape(n):
-            return f"{n.text!r} does not have the shape of {o.text!r} ({_describe(o, n)})"
+            found.append(ShapeChange(f"kind/{i}", f"{o.text!r} is a {o.kind}, {n.text!r} a "
+                                     f"{n.kind}", True))
+        elif value_shape(o) != value_shape(n):
+            signature = hashlib.sha256(repr(value_shape(n)).encode()).hexdigest()[:8]
+            found.append(ShapeChange(
+                f"shape/{i}/{signature}",
+                f"{n.text!r} does not have the shape of {o.text!r} ({_describe(o, n)})"))
     for i, a_old in enumerate(old):
         for j in range(i + 1, len(old)):
             if i not in changed and j not in changed:
@@ -87,9 +105,17 @@ def shape_change(old: Sequence[Literal], new: Sequence[Literal]) -> str | None:
             before = _order(a_old, old[j])
             after = _order(new[i], new[j])
             if before is not None and before != after:
-                return (f"the order of {new[i].text!r} and {new[j].text!r} differs from "
-                        f"{a_old.text!r} and {old[j].text!r}")
-    return None
+                found.append(ShapeChange(
+                    f"order/{i}/{j}/{after}",
+                    f"the order of {new[i].text!r} and {new[j].text!r} differs from "
+                    f"{a_old.text!r} and {old[j].text!r}"))
+    return found
+
+
+def shape_change(old: Sequence[Literal], new: Sequence[Literal]) -> str | None:
+    """Why ``new`` cannot simply take ``old``'s place (the first change), or ``None``."""
+    changes = shape_changes(old, new)
+    return changes[0].reason if changes else None
 
 
 def _order(a: Literal, b: Literal) -> int | None:
