@@ -21,7 +21,9 @@ from semcache_magic.demo import ModelServer
 
 pytestmark = pytest.mark.slow
 
-FACTORIAL = ("Print the factorial of 6", "import math\n\nprint(math.factorial(6))\n")
+# The value declared in a parameters block, as the system prompt asks: 9 is a slot hit.
+FACTORIAL = ("Print the factorial of 6",
+             "# parameters\nn = 6\n\nimport math\n\nprint(math.factorial(n))\n")
 SQUARE = ("Print the square of 12", "print(12 ** 2)\n")
 FIBONACCI = ("Print the first 10 Fibonacci numbers as a list",
              "a, b = 0, 1\nnumbers = []\nfor _ in range(10):\n    numbers.append(a)\n"
@@ -160,11 +162,11 @@ def test_a_saved_notebook_reopened_without_its_kernel_shows_what_ran(
     records = [o.metadata["semcache"] for c in saved.cells[1:] for o in c.outputs
                if "semcache" in o.get("metadata", {})]
     assert [r["tier"] for r in records] == ["exact", "slot", "miss"]
-    assert "factorial(9)" in records[1]["code"] and "join" in records[2]["code"]
+    assert "n = 9" in records[1]["code"] and "join" in records[2]["code"]
 
     with sync_playwright() as playwright, open_page(playwright, tmp_path / "p2") as page:
         cells = _open(page, lab, name)  # a new kernel: the widgets' models are gone
-        expected = [("exact", "math.factorial(6)"), ("slot", "math.factorial(9)"),
+        expected = [("exact", "n = 6"), ("slot", "n = 9"),
                     ("miss", "'+'.join")]
         for index, (tier, code) in enumerate(expected, 1):
             output = cells.nth(index).locator(".jp-Cell-outputArea")
