@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ._analysis import Literal, TaskAnalysis, analyse_task, clean_task_text, schema_key
 from ._cell import as_python, imported_libraries, parse_cell
-from ._redact import PLACEHOLDER, Redaction, redact, redact_text
+from ._redact import PLACEHOLDER, Redaction, redact, redact_text, warm_redaction
 from ._slots import Substitution, substitute
 
 __all__ = [
@@ -31,4 +31,5 @@ __all__ = [
     "redact_text",
     "schema_key",
     "substitute",
+    "warm_redaction",
 ]
