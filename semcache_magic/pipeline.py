@@ -30,7 +30,7 @@ from .outcome import Event, EventKind, TaskOutcome, TaskRequest, TaskStatus
 from .snippet import Match, SaveOptions, Snippet
 
 if TYPE_CHECKING:
-    from .model import ClaudeAdapter, CodeContext
+    from .model import Adaptation, ClaudeAdapter, CodeContext
     from .run import KernelRunner, RunResult
 
 __all__ = ["Pipeline"]
@@ -174,7 +174,7 @@ class Pipeline:
                 else:
                     adaptation = adapter.generate(match.analysis, context=context,
                                                   on_text=on_text)
-            outcome.adaptations.append(adaptation)
+            self._adapted(outcome, emit, adaptation)
             outcome.code = adaptation.code
             outcome.origin = "adapted" if reference is not None else "generated"
         emit(Event(EventKind.CODE, {"code": outcome.code, "origin": outcome.origin}))
@@ -219,7 +219,7 @@ class Pipeline:
                 repair = self.adapter(request.model).repair(
                     match.analysis, outcome.code, _error_text(result),
                     context=self._context(match), on_text=_text_relay(emit))
-            outcome.adaptations.append(repair)
+            self._adapted(outcome, emit, repair)
             outcome.code, outcome.origin = repair.code, "repaired"
             emit(Event(EventKind.CODE, {"code": outcome.code, "origin": outcome.origin}))
 
@@ -250,6 +250,13 @@ class Pipeline:
         outcome.saved = saved
         emit(Event(EventKind.SAVED, {"snippet": saved, "created": created}))
         return saved
+
+    def _adapted(self, outcome: TaskOutcome, emit: Emit, adaptation: Adaptation) -> None:
+        outcome.adaptations.append(adaptation)
+        if adaptation.redacted:  # the model saw <redacted> there: say why
+            kinds = ", ".join(sorted(set(adaptation.redacted)))
+            self._warn(outcome, emit, f"{len(adaptation.redacted)} secret(s) were redacted "
+                       f"from the request to the model: {kinds}")
 
     @staticmethod
     def _warn(outcome: TaskOutcome, emit: Emit, message: str) -> None:

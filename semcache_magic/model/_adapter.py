@@ -46,6 +46,7 @@ from ..errors import (
     ModelServerError,
     ModelTimeoutError,
 )
+from ..task import redact
 from . import _prompts as prompts
 from ._usage import Usage, message_usage
 
@@ -113,6 +114,8 @@ class Adaptation:
     duration_s: float
     request_id: str | None
     stop_reason: str | None = None
+    #: Kinds of secrets removed from the request before it was sent (see ``_sendable``).
+    redacted: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -146,10 +149,12 @@ class ClaudeAdapter:
     ) -> Adaptation:
         """Adapt ``reference`` to ``task``; its literals are hard constraints."""
         schema, libraries = self._context(task, context)
+        (reference_task, reference_code), found = _redacted(reference.task, reference.code)
         content = prompts.adapt_message(
-            task, reference.task, reference.code, input_schema=schema, libraries=libraries
+            task, reference_task, reference_code, input_schema=schema, libraries=libraries
         )
-        return self._call("adapt", content, on_text, reference_code=reference.code, task=task)
+        return self._call("adapt", content, on_text, reference_code=reference.code, task=task,
+                          redacted=found)
 
     def generate(
         self, task: TaskAnalysis, *, context: CodeContext | None = None,
@@ -166,10 +171,11 @@ class ClaudeAdapter:
     ) -> Adaptation:
         """Fix ``code``, which failed in the kernel with ``error`` (a traceback)."""
         schema, libraries = self._context(task, context)
+        (code, error), found = _redacted(code, error)
         content = prompts.repair_message(
             task, code, error, input_schema=schema, libraries=libraries
         )
-        return self._call("repair", content, on_text)
+        return self._call("repair", content, on_text, redacted=found)
 
     def close(self) -> None:
         """Release the SDK client's connections (a new one is made on the next call)."""
@@ -190,11 +196,14 @@ class ClaudeAdapter:
     def _call(
         self, kind: str, content: list[dict[str, Any]], on_text: TextCallback | None, *,
         reference_code: str | None = None, task: TaskAnalysis | None = None,
+        redacted: list[str] | None = None,
     ) -> Adaptation:
         client = self._get_client()
         import anthropic
 
         cfg = self.config
+        content, more = _sendable(content)
+        redacted = [*(redacted or []), *more]
         # No temperature: API version 2026-10-21 (SDK 2.x) rejects sampling parameters.
         params: dict[str, Any] = {
             "model": cfg.model,
@@ -236,7 +245,7 @@ class ClaudeAdapter:
         return Adaptation(
             kind=kind, code=code, unchanged=unchanged, text=text, model=str(message.model),
             usage=usage, duration_s=round(duration, 4), request_id=request_id,
-            stop_reason=stop_reason,
+            stop_reason=stop_reason, redacted=redacted,
         )
 
     def _code(
@@ -343,6 +352,32 @@ class ClaudeAdapter:
         )
         message = template.format(said=said, retried=retried, model=self.config.model)
         return error_class(message, hint=hint)
+
+
+def _redacted(*texts: str) -> tuple[list[str], list[str]]:
+    """Each text redacted in its own mode (code as code, a traceback as prose), and the
+    kinds of secrets removed from all of them."""
+    redactions = [redact(text) for text in texts]
+    return [r.text for r in redactions], [kind for r in redactions for kind in r.found]
+
+
+def _sendable(content: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The request's text blocks with secrets redacted, and the kinds removed.
+
+    The boundary: whatever a caller put in (a task the cache did not clean, a traceback
+    that printed a key, a reference from a shared store), nothing secret leaves this
+    process. The parts were redacted in their own mode already (code as code); this pass
+    over the assembled text is the net for everything else (constraints, inputs).
+    """
+    found: list[str] = []
+    sendable = []
+    for block in content:
+        if block.get("type") == "text" and isinstance(block.get("text"), str):
+            redaction = redact(block["text"])
+            found += redaction.found
+            block = {**block, "text": redaction.text}
+        sendable.append(block)
+    return sendable, found
 
 
 def _stream(client: Any, params: dict[str, Any], on_text: TextCallback) -> tuple[Any, str | None]:
