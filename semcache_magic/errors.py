@@ -14,7 +14,8 @@ Hierarchy::
 
     SemcacheError
     ├── ConfigurationError        (ValueError)   bad option or setting
-    │   └── ExportConflictError   (FileExistsError) export target holds other files
+    │   ├── ExportConflictError   (FileExistsError) export target holds other files
+    │   └── AmbiguousIdError                     an id prefix fits several snippets
     ├── HarvestError              (ValueError)   a file to import is unreadable/invalid
     ├── TaskError                 (ValueError)   empty, oversized or undecodable task
     ├── PolicyError               (PermissionError) a setting or option forbids the step
@@ -45,8 +46,15 @@ Hierarchy::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .snippet import Snippet
+
 __all__ = [
     "AdaptationError",
+    "AmbiguousIdError",
     "CodeError",
     "ConfigurationError",
     "EmbeddingError",
@@ -113,6 +121,18 @@ class ExportConflictError(ConfigurationError, FileExistsError):
     default_hint = "nothing was written; --force overwrites them, or export elsewhere"
 
 
+class AmbiguousIdError(ConfigurationError):
+    """A shortened id fits more than one snippet."""
+
+    default_hint = "type more characters of the id"
+
+    @classmethod
+    def for_prefix(cls, prefix: str, snippets: Sequence[Snippet]) -> AmbiguousIdError:
+        shown = "; ".join(f"{s.id} ({s.namespace}) {s.task[:40]}" for s in snippets[:5])
+        more = f"; and {len(snippets) - 5} more" if len(snippets) > 5 else ""
+        return cls(f"id prefix {prefix!r} fits {len(snippets)} snippets: {shown}{more}")
+
+
 class HarvestError(SemcacheError, ValueError):
     """A file to import cannot be read or is not a valid notebook/script (its content,
     not a setting, is at fault)."""
@@ -156,6 +176,14 @@ class SnippetNotFoundError(StoreError, KeyError):
     @classmethod
     def for_id(cls, snippet_id: str) -> SnippetNotFoundError:
         return cls(f"no snippet with id {snippet_id!r}")
+
+    @classmethod
+    def outside(cls, snippet_id: str, namespace: str,
+                scope: Sequence[str]) -> SnippetNotFoundError:
+        """The snippet exists, but in a namespace this command does not act on."""
+        return cls(f"snippet {snippet_id!r} is in namespace {namespace!r}, not in "
+                   f"{', '.join(scope)}",
+                   hint=f"name its namespace to act on it: --namespace {namespace}")
 
 
 class EmbeddingError(SemcacheError, RuntimeError):

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..config import SemCache, resolve_namespace, search_namespaces
-from ..errors import ConfigurationError, TaskError
+from ..errors import AmbiguousIdError, ConfigurationError, SnippetNotFoundError, TaskError
 from ..snippet import SOURCES, Match, RunRecord, SaveOptions, Snippet
 from ..store import SnippetStore, check_id
 from ..task import (
@@ -52,6 +52,11 @@ class ScoredSnippet:
     snippet: Snippet
     score: float
     parts: dict[str, float]
+
+
+#: Ids sharing a typed prefix that are read to tell them apart (4 hex characters already
+#: single out one snippet in 65,536; more are listed only to say the prefix is ambiguous).
+_PREFIX_CANDIDATES = 50
 
 
 def code_hash(code: str) -> str:
@@ -265,31 +270,43 @@ class SnippetCache:
         return [SavedSnippet(s, created, found)
                 for (s, created), (_, found) in zip(stored, prepared, strict=True)]
 
-    def resolve_id(self, snippet_id: str) -> str:
-        """Accept a full id or an unambiguous prefix of at least 4 characters."""
+    def resolve_id(self, snippet_id: str, *, namespace: str | None = None) -> str:
+        """The full id of a snippet given by its id or a unique prefix (4+ characters).
+
+        Only snippets in the namespaces a lookup searches (or in ``namespace``, when given)
+        are found: curating another namespace's snippet (a vote, a tag, a delete) needs
+        that namespace named explicitly. A prefix that fits several lists them.
+        """
         check_id(snippet_id)
+        scope = self.namespaces(namespace)
         store = self.store
         try:
-            return store.get(snippet_id).id
-        except KeyError:
+            candidates = [store.get(snippet_id)]
+        except SnippetNotFoundError:
             if len(snippet_id) < 4:
                 raise
-            hits = store.find_id_prefix(snippet_id, limit=2)
-            if len(hits) == 1:
-                return hits[0].id
-            raise
+            candidates = store.find_id_prefix(snippet_id, limit=_PREFIX_CANDIDATES)
+        inside = [s for s in candidates if s.namespace in scope]
+        if len(inside) == 1:
+            return inside[0].id
+        if inside:
+            raise AmbiguousIdError.for_prefix(snippet_id, inside)
+        if candidates:
+            raise SnippetNotFoundError.outside(snippet_id, candidates[0].namespace, scope)
+        raise SnippetNotFoundError.for_id(snippet_id)
 
-    def get(self, snippet_id: str) -> Snippet:
-        return self.store.get(self.resolve_id(snippet_id))
+    def get(self, snippet_id: str, *, namespace: str | None = None) -> Snippet:
+        return self.store.get(self.resolve_id(snippet_id, namespace=namespace))
 
-    def delete(self, snippet_id: str) -> Snippet:
-        return self.store.delete(self.resolve_id(snippet_id))
+    def delete(self, snippet_id: str, *, namespace: str | None = None) -> Snippet:
+        return self.store.delete(self.resolve_id(snippet_id, namespace=namespace))
 
-    def vote(self, snippet_id: str, up: bool) -> Snippet:
-        return self.store.vote(self.resolve_id(snippet_id), up)
+    def vote(self, snippet_id: str, up: bool, *, namespace: str | None = None) -> Snippet:
+        return self.store.vote(self.resolve_id(snippet_id, namespace=namespace), up)
 
-    def set_tags(self, snippet_id: str, tags: Sequence[str]) -> Snippet:
-        return self.store.set_tags(self.resolve_id(snippet_id), tags)
+    def set_tags(self, snippet_id: str, tags: Sequence[str], *,
+                 namespace: str | None = None) -> Snippet:
+        return self.store.set_tags(self.resolve_id(snippet_id, namespace=namespace), tags)
 
     def record_use(self, snippet_id: str, *, success: bool | None) -> None:
         self.store.record_use(snippet_id, success=success)

@@ -200,7 +200,8 @@ class SemcacheMagics(Magics):
             snippet = outcome.ran_snippet
             if snippet is None:
                 return "nothing to vote on"
-            voted = self.pipeline.cache.vote(snippet.id, up)
+            # The snippet that ran, wherever it came from (an explicit --namespace too).
+            voted = self.pipeline.cache.vote(snippet.id, up, namespace=snippet.namespace)
             return f"votes +{voted.votes_up} / -{voted.votes_down}"
 
         def save(outcome: Any) -> str:

@@ -5,8 +5,8 @@ route                                       verb    does
 ==========================================  ======  =========================================
 ``snippets?q=&namespace=&limit=&offset=``   GET     ``q``: hybrid search, best first; else a
 ``&sort=recent|uses|votes|score``                   list (``recent`` by default)
-``snippets/{id}``                           GET     one snippet (ids may be unique prefixes)
-``snippets/{id}``                           DELETE  delete it
+``snippets/{id}?namespace=``                GET     one snippet (ids may be unique prefixes)
+``snippets/{id}?namespace=``                DELETE  delete it
 ``snippets/{id}/vote``                      POST    ``{"direction": "up"|"down"}``
 ``snippets/{id}/tags``                      PUT     ``{"tags": ["a", "b"]}`` (replaces them)
 ``snippets/{id}/export``                    GET     the snippet as a ``.py`` download
@@ -14,6 +14,8 @@ route                                       verb    does
 ``namespaces``                              GET     namespaces in the store, and the defaults
 ==========================================  ======  =========================================
 
+Routes on one snippet act only on snippets in the namespaces a lookup searches, or in
+the ``namespace`` query argument when given (as the CLI's ``--namespace``).
 Every verb requires an authenticated user (an API request without one gets 403).
 Errors are JSON ``{"error": message, "hint": hint}``: 400 for a bad parameter or body,
 404 for an unknown or malformed id, 503 when the store or model cannot be reached,
@@ -39,6 +41,7 @@ from ..errors import (
     StoreUnavailableError,
     TaskError,
 )
+from ..options import check_count
 from ..share import render_script, safe_name
 from ..snippet import Snippet
 from .service import CacheService
@@ -98,17 +101,18 @@ class SemcacheHandler(APIHandler):
         return body
 
     def int_argument(self, name: str, default: int, low: int, high: int) -> int:
+        """A whole number, checked as the CLI's options are (one rule for every face)."""
         raw = self.get_argument(name, "").strip()
         if not raw:
             return default
         try:
-            value = int(raw)
-        except ValueError:
-            value = low - 1
-        if not low <= value <= high:
-            raise RequestFailed(400, f"{name}={raw[:40]!r} is not a whole number "
-                                     f"from {low} to {high}")
-        return value
+            return check_count(raw[:40], name, low=low, high=high) or 0
+        except ConfigurationError as err:
+            raise RequestFailed(400, err.message, err.hint) from None
+
+    def namespace_argument(self) -> str | None:
+        """The ``namespace`` query argument: the scope of a route on one snippet."""
+        return self.get_argument("namespace", "").strip() or None
 
     def send_json(self, data: Any) -> None:
         self.set_header("Content-Type", "application/json")
@@ -177,12 +181,14 @@ class SnippetHandler(SemcacheHandler):
 
     @tornado.web.authenticated
     async def get(self, snippet_id: str) -> None:
-        snippet = await self.call(self.service.cache.get, snippet_id)
+        snippet = await self.call(self.service.cache.get, snippet_id,
+                                  namespace=self.namespace_argument())
         self.send_json(snippet_json(snippet))
 
     @tornado.web.authenticated
     async def delete(self, snippet_id: str) -> None:
-        snippet = await self.call(self.service.cache.delete, snippet_id)
+        snippet = await self.call(self.service.cache.delete, snippet_id,
+                                  namespace=self.namespace_argument())
         self.send_json({"deleted": snippet.id})
 
 
@@ -195,7 +201,8 @@ class VoteHandler(SemcacheHandler):
         if direction not in ("up", "down"):
             raise RequestFailed(400, "direction must be \"up\" or \"down\"",
                                 'send {"direction": "up"}')
-        snippet = await self.call(self.service.cache.vote, snippet_id, direction == "up")
+        snippet = await self.call(self.service.cache.vote, snippet_id, direction == "up",
+                                  namespace=self.namespace_argument())
         self.send_json(snippet_json(snippet))
 
 
@@ -208,7 +215,8 @@ class TagsHandler(SemcacheHandler):
         if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
             raise RequestFailed(400, "tags must be a list of strings",
                                 'send {"tags": ["pandas", "cleaning"]}')
-        snippet = await self.call(self.service.cache.set_tags, snippet_id, tags)
+        snippet = await self.call(self.service.cache.set_tags, snippet_id, tags,
+                                  namespace=self.namespace_argument())
         self.send_json(snippet_json(snippet))
 
 
@@ -217,7 +225,8 @@ class ExportHandler(SemcacheHandler):
 
     @tornado.web.authenticated
     async def get(self, snippet_id: str) -> None:
-        snippet = await self.call(self.service.cache.get, snippet_id)
+        snippet = await self.call(self.service.cache.get, snippet_id,
+                                  namespace=self.namespace_argument())
         # safe_name keeps [a-z0-9_] only: nothing to quote, no path in the name.
         self.set_header("Content-Disposition",
                         f'attachment; filename="{safe_name(snippet.task)}.py"')
