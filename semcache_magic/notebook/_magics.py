@@ -119,7 +119,10 @@ class SemcacheMagics(Magics):
 
         ``{name}`` in the task is kept as typed unless ``--expand`` is given.
         """
-        args = parse_argstring(self.cached_task, line)
+        try:
+            args = parse_argstring(self.cached_task, line)
+        except ValueError as exc:  # shlex: an unclosed quote
+            raise UsageError(f"%%cached_task: cannot read the options ({exc})") from None
         task = self.ip.var_expand(cell, depth=2) if args.expand else cell
         if not task.strip():
             raise UsageError("%%cached_task needs a task in the cell body, e.g. "
