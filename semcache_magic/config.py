@@ -56,7 +56,8 @@ _NAMESPACE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}$")
 
 # Numeric settings, checked by the same rules as the faces' flags (options.py): finite,
 # and in range. Seconds may be 0 only where 0 means "never".
-_SECONDS = ("model_timeout", "run_timeout", "kernel_idle_timeout", "kernel_start_timeout")
+_SECONDS = ("model_timeout", "run_timeout", "kernel_idle_timeout", "kernel_start_timeout",
+            "store_timeout")
 _ZERO_OK = {"kernel_idle_timeout"}
 _TERA = 2**40
 _COUNTS: dict[str, tuple[int, int]] = {
@@ -169,6 +170,12 @@ class SemCache(Configurable):
         help="Ordered namespaces a lookup searches (e.g. ['personal', 'team']). Empty means "
         "only `namespace`. Env: SEMCACHE_SEARCH_NAMESPACES (comma-separated).",
     ).tag(config=True, env="SEMCACHE_SEARCH_NAMESPACES")
+    store_timeout = Float(
+        30.0,
+        help="Seconds an operation on an object store (s3://, gs://, az://) may take before "
+        "it fails with a clear error; also each request's timeout, unless storage_options "
+        "set 'timeout'/'connect_timeout'. Compaction is exempt. Env: SEMCACHE_STORE_TIMEOUT.",
+    ).tag(config=True, env="SEMCACHE_STORE_TIMEOUT")
     optimize_every = Int(
         200,
         help="Compact the store and refresh its indexes after this many writes "

@@ -23,7 +23,12 @@ Hierarchy::
     ├── StoreError                (OSError)      the snippet store failed
     │   ├── StoreUnavailableError                cannot open / write the store (bad URI,
     │   │   │                                    permissions, disk full)
-    │   │   └── StoreVanishedError               the store was deleted or moved while open
+    │   │   ├── StoreVanishedError               the store was deleted or moved while open
+    │   │   ├── StoreAuthError    (PermissionError) credentials missing or refused (401/403)
+    │   │   ├── StoreMissingError (FileNotFoundError) the bucket does not exist
+    │   │   ├── StoreConnectionError (ConnectionError) the endpoint cannot be reached
+    │   │   └── StoreTimeoutError (TimeoutError) no answer within SemCache.store_timeout
+    │   ├── StoreDamagedError                    the store's files are unreadable or missing
     │   ├── StoreSchemaError                     table written by another embedder/version
     │   └── SnippetNotFoundError  (KeyError)     no snippet with that id
     ├── EmbeddingError            (RuntimeError) the embedding model failed to load/run
@@ -76,8 +81,13 @@ __all__ = [
     "RunTimeoutError",
     "SemcacheError",
     "SnippetNotFoundError",
+    "StoreAuthError",
+    "StoreConnectionError",
+    "StoreDamagedError",
     "StoreError",
+    "StoreMissingError",
     "StoreSchemaError",
+    "StoreTimeoutError",
     "StoreUnavailableError",
     "StoreVanishedError",
     "TaskError",
@@ -157,9 +167,29 @@ class StoreUnavailableError(StoreError):
 
 
 class StoreVanishedError(StoreUnavailableError):
-    """The store's files disappeared while it was open (deleted or moved)."""
+    """The store's directory disappeared while it was open (deleted or moved)."""
 
     default_hint = "a new empty store is created on the next save; restore a backup to go back"
+
+
+class StoreAuthError(StoreUnavailableError, PermissionError):
+    """The object store has no credentials from us, or refused them (401/403)."""
+
+
+class StoreMissingError(StoreUnavailableError, FileNotFoundError):
+    """The bucket (or container) named in the store URI does not exist."""
+
+
+class StoreConnectionError(StoreUnavailableError, ConnectionError):
+    """The object store's endpoint cannot be reached (refused, unknown host, 5xx)."""
+
+
+class StoreTimeoutError(StoreUnavailableError, TimeoutError):
+    """The object store did not answer within ``SemCache.store_timeout``."""
+
+
+class StoreDamagedError(StoreError):
+    """The store answers, but its files are unreadable or missing: damage, not a setting."""
 
 
 class StoreSchemaError(StoreError):

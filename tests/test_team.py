@@ -282,8 +282,10 @@ def test_promote_copies_to_the_team_with_provenance(
     assert match.snippet.id == copy.id and match.snippet.parent_id == original.id
     assert alice.get(original.id).namespace == "user:alice"  # the original stays
     assert not promote_snippet(alice, original.id, "team").created  # promoting twice: a no-op
+    with pytest.raises(SnippetNotFoundError, match="namespace 'team'"):
+        promote_snippet(alice, copy.id, "team")  # not in alice's namespaces: she must name it
     with pytest.raises(ConfigurationError, match="already in"):
-        promote_snippet(alice, copy.id, "team")
+        promote_snippet(_cache(shared_store, namespace="team"), copy.id, "team")
     with pytest.raises(SnippetNotFoundError):
         promote_snippet(alice, "ffffffffffffffff", "team")
 

@@ -100,6 +100,7 @@ class SnippetCache:
                 storage_options={str(k): str(v) for k, v in self.config.storage_options.items()},
                 optimize_every=self.config.optimize_every,
                 vector_index_min_rows=self.config.vector_index_min_rows,
+                timeout=self.config.store_timeout,
             )
         return self._store
 
