@@ -62,7 +62,7 @@ _ZERO_OK = {"kernel_idle_timeout"}
 _TERA = 2**40
 _COUNTS: dict[str, tuple[int, int]] = {
     "top_k": (1, 1000), "pool_size": (0, 64), "max_repairs": (0, 20),
-    "max_tokens": (1, 1_000_000), "optimize_every": (0, 10**9),
+    "max_tokens": (1, 1_000_000), "max_answer_chars": (1, 10**9), "optimize_every": (0, 10**9),
     "vector_index_min_rows": (0, 10**12), "max_task_chars": (1, 10**8),
     "output_limit": (1, _TERA), "run_memory_limit": (0, 64 * _TERA),
 }
@@ -234,6 +234,11 @@ class SemCache(Configurable):
         DEFAULT_MODEL, help="Claude model for adapt/generate/repair. Env: SEMCACHE_MODEL."
     ).tag(config=True, env="SEMCACHE_MODEL")
     max_tokens = Int(4096, help="Most output tokens per model call.").tag(config=True)
+    max_answer_chars = Int(
+        400_000,
+        help="Longest model answer accepted, in characters; a longer one is refused as it "
+        "arrives and nothing runs (a gateway or proxy can send more than max_tokens).",
+    ).tag(config=True)
     model_timeout = Float(
         120.0, help="Seconds to wait for one model call (the SDK's timeout)."
     ).tag(config=True, env="SEMCACHE_MODEL_TIMEOUT")

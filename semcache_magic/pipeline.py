@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from .cache import SnippetCache
 from .config import SemCache
 from .errors import AdaptationError, ModelRequiredError, SemcacheError, StoreError
+from .options import check_seconds
 from .outcome import Event, EventKind, TaskOutcome, TaskRequest, TaskStatus
 from .snippet import Match, SaveOptions, Snippet
 
@@ -97,8 +98,9 @@ class Pipeline:
         """Run ``request`` to its end; errors end up in the outcome, not raised.
 
         Only bad input (:class:`TaskError`, :class:`ConfigurationError`, a
-        :class:`TransferError` for inputs that cannot be sent) and KeyboardInterrupt
-        propagate; everything that fails later is reported in
+        :class:`TransferError` for inputs that cannot be sent, a
+        :class:`KernelStartError` for a kernelspec that is not installed) and
+        KeyboardInterrupt propagate; everything that fails later is reported in
         the outcome and the run log.
         """
         from .run import describe_inputs
@@ -157,9 +159,13 @@ class Pipeline:
             if not request.allow_model:
                 raise ModelRequiredError(
                     f"the task needs the model (tier {match.tier}) but model calls are off")
+            if not request.dry_run:
+                # Before paying for a model call, make sure the code could run at all: a
+                # deadline, a kernel, inputs that can be sent (served code skips this: the
+                # runner reports the same errors, at no cost).
+                check_seconds(request.timeout, "timeout")
+                self.runner(request.kernel).check_kernel()
             if request.inputs and not request.dry_run:
-                # Before paying for a model call, make sure the inputs can be sent at all
-                # (served code skips this: the runner reports the same error, pickling once).
                 from .run import check_sendable
 
                 check_sendable(request.inputs)

@@ -217,7 +217,7 @@ class ClaudeAdapter:
                 message = client.messages.create(**params)
                 request_id = getattr(message, "_request_id", None)
             else:
-                message, request_id = _stream(client, params, on_text)
+                message, request_id = _stream(client, params, on_text, cfg.max_answer_chars)
         except anthropic.AnthropicError as exc:
             raise self._translate(exc) from exc
         except AdaptationError:
@@ -239,6 +239,8 @@ class ClaudeAdapter:
 
         # Only text blocks: thinking blocks, if a gateway adds them, are not the answer.
         text = "".join(b.text for b in message.content if isinstance(b, anthropic.types.TextBlock))
+        if len(text) > cfg.max_answer_chars:
+            raise _too_long(cfg.max_answer_chars)
         stop_reason = getattr(message, "stop_reason", None)
         usage = message_usage(message, dict(cfg.prices))
         code, unchanged = self._code(kind, text, stop_reason, reference_code, task)
@@ -380,11 +382,20 @@ def _sendable(content: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list
     return sendable, found
 
 
-def _stream(client: Any, params: dict[str, Any], on_text: TextCallback) -> tuple[Any, str | None]:
-    """Stream the answer, passing each text delta to ``on_text``; return the final message."""
+def _stream(client: Any, params: dict[str, Any], on_text: TextCallback,
+            limit: int) -> tuple[Any, str | None]:
+    """Stream the answer, passing each text delta to ``on_text``; return the final message.
+
+    An answer longer than ``limit`` characters is refused as it arrives (the stream is
+    closed): no endpoint can make us hold, show or run an unbounded program.
+    """
     callback: TextCallback | None = on_text
+    received = 0
     with client.messages.stream(**params) as stream:
         for chunk in stream.text_stream:
+            received += len(chunk)
+            if received > limit:
+                raise _too_long(limit)
             if callback is None:
                 continue
             try:
@@ -401,6 +412,12 @@ def _stream(client: Any, params: dict[str, Any], on_text: TextCallback) -> tuple
         if message is None:
             raise MalformedAnswerError("the model's stream ended without a message")
         return message, stream.request_id
+
+
+def _too_long(limit: int) -> MalformedAnswerError:
+    return MalformedAnswerError(
+        f"the model's answer is longer than SemCache.max_answer_chars ({limit:,} characters); "
+        "it was not run or saved", hint="split the task, or raise SemCache.max_answer_chars")
 
 
 def _transport_error(exc: Exception, adapter: ClaudeAdapter) -> AdaptationError | None:

@@ -84,6 +84,7 @@ class KernelRunner:
         self._pool = KernelPool(self._start_kernel, _shutdown_kernel, self.setting)
         self._runs: dict[asyncio.Future[Any], RunJob] = {}
         self._zmq: Any = None
+        self._known_kernels: set[str] = set()
         _RUNNERS.add(self)
 
     def setting(self, name: str) -> Any:
@@ -159,6 +160,20 @@ class KernelRunner:
             return await asyncio.to_thread(finish, job, result)
         finally:
             discard_files(job)
+
+    def check_kernel(self) -> None:
+        """Raise :class:`KernelStartError` now if the kernelspec is not installed: a cheap
+        look at the kernelspec files, so a task fails before a model call is paid for."""
+        name = str(self.setting("kernel_name"))
+        if name in self._known_kernels:
+            return
+        from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+        try:
+            KernelSpecManager().get_kernel_spec(name)
+        except NoSuchKernel as exc:
+            raise KernelStartError(f"no kernelspec named {name!r} is installed") from exc
+        self._known_kernels.add(name)
 
     def warm(self) -> None:
         """Start filling the pool in the background; returns at once."""
