@@ -213,7 +213,8 @@ class SnippetNotFoundError(StoreError, KeyError):
         """The snippet exists, but in a namespace this command does not act on."""
         return cls(f"snippet {snippet_id!r} is in namespace {namespace!r}, not in "
                    f"{', '.join(scope)}",
-                   hint=f"name its namespace to act on it: --namespace {namespace}")
+                   hint=f"name its namespace to act on it: --namespace {namespace} "
+                   f"(?namespace={namespace} on the REST routes)")
 
 
 class EmbeddingError(SemcacheError, RuntimeError):
