@@ -25,6 +25,7 @@ anything is written, unless ``force``.
 from __future__ import annotations
 
 import ast
+import contextlib
 import datetime as dt
 import keyword
 import os
@@ -287,12 +288,13 @@ def _write_all(files: dict[Path, str], *, force: bool) -> list[Path]:
                 tmp.write_text(text, encoding="utf-8", newline="")
                 os.replace(tmp, path)
             elif not path.exists():
-                created.append(path)
                 with open(path, "x", encoding="utf-8", newline="") as handle:
+                    created.append(path)  # made: removed again if a later write fails
                     handle.write(text)
     except OSError as exc:
         for path in created:
-            path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                path.unlink()
         raise ConfigurationError(f"cannot write {exc.filename or 'the export'}: "
                                  f"{exc.strerror or exc}") from exc
     return list(files)
