@@ -38,6 +38,7 @@ __all__ = [
     "personal_namespace",
     "resolve_namespace",
     "search_namespaces",
+    "trusted_namespaces",
     "validate_namespace",
 ]
 
@@ -124,6 +125,18 @@ def resolve_namespace(name: str | None = None, config: SemCache | None = None) -
     return validate_namespace(name)
 
 
+def trusted_namespaces(config: SemCache | None = None) -> list[str]:
+    """Namespaces whose code runs without a confirmation: the user's personal namespace,
+    plus ``trusted_namespaces`` (each resolved like :func:`resolve_namespace`). A shared
+    namespace is not trusted because code is saved there: others save there too."""
+    trusted = [personal_namespace()]
+    for entry in (config.trusted_namespaces if config is not None else []):
+        resolved = resolve_namespace(entry, None)
+        if resolved not in trusted:
+            trusted.append(resolved)
+    return trusted
+
+
 def search_namespaces(name: str | None = None, config: SemCache | None = None) -> list[str]:
     """The ordered namespaces a *lookup* searches.
 
@@ -176,6 +189,14 @@ class SemCache(Configurable):
         "it fails with a clear error; also each request's timeout, unless storage_options "
         "set 'timeout'/'connect_timeout'. Compaction is exempt. Env: SEMCACHE_STORE_TIMEOUT.",
     ).tag(config=True, env="SEMCACHE_STORE_TIMEOUT")
+    trusted_namespaces = List(
+        Unicode(),
+        [],
+        help="Namespaces whose code may run without asking you first (besides your personal "
+        "namespace), e.g. ['team']. Code served from any other searched namespace is shown "
+        "and runs only after you confirm (--trust, or the widget's button). "
+        "Env: SEMCACHE_TRUSTED_NAMESPACES (comma-separated).",
+    ).tag(config=True, env="SEMCACHE_TRUSTED_NAMESPACES")
     optimize_every = Int(
         200,
         help="Compact the store and refresh its indexes after this many writes "
@@ -199,7 +220,8 @@ class SemCache(Configurable):
     use_slots = Bool(
         True,
         help="Serve a stored snippet with new literal values substituted, without the model, "
-        "when the mapping is unambiguous.",
+        "when the evidence is certain (declared parameters, or the model confirmed the "
+        "substitution before); otherwise propose the substitution to the model.",
     ).tag(config=True)
     text_weight = Float(
         0.15, help="Weight of the full-text (keyword) match in the blended score."

@@ -19,7 +19,8 @@ Hierarchy::
     ├── HarvestError              (ValueError)   a file to import is unreadable/invalid
     ├── TaskError                 (ValueError)   empty, oversized or undecodable task
     ├── PolicyError               (PermissionError) a setting or option forbids the step
-    │   └── ModelRequiredError                   the task needs the model but it is off
+    │   ├── ModelRequiredError                   the task needs the model but it is off
+    │   └── UntrustedCodeError                   served code from an untrusted namespace
     ├── StoreError                (OSError)      the snippet store failed
     │   ├── StoreUnavailableError                cannot open / write the store (bad URI,
     │   │   │                                    permissions, disk full)
@@ -92,6 +93,7 @@ __all__ = [
     "StoreVanishedError",
     "TaskError",
     "TransferError",
+    "UntrustedCodeError",
 ]
 
 
@@ -283,6 +285,13 @@ class ModelRequiredError(PolicyError):
     """The task needs the model, but model calls are disabled (e.g. ``--no-model``)."""
 
     default_hint = "run without --no-model to let Claude write or adapt the code"
+
+
+class UntrustedCodeError(PolicyError):
+    """The cache would serve code from a namespace you have not trusted; it waits for a yes."""
+
+    default_hint = ("read the code, then run again with --trust (or the widget's button), or "
+                    "add the namespace to SemCache.trusted_namespaces")
 
 
 class ExecutionError(SemcacheError, RuntimeError):

@@ -131,6 +131,9 @@ class TaskOutcome:
     timings: dict[str, float] = field(default_factory=dict)
     run_id: str = ""
     warnings: list[str] = field(default_factory=list)
+    #: Why the code that ran was trusted: ``exact``, ``declared``, ``confirmed`` (served
+    #: without the model), ``model`` (the model wrote, adapted or confirmed it).
+    evidence: str = ""
 
     @property
     def tier(self) -> str:
@@ -158,8 +161,8 @@ class TaskOutcome:
     @property
     def source(self) -> str:
         """The snippet ``source`` a save of this outcome records."""
-        return {"exact": "manual", "slot": "slot", "adapted": "adapted",
-                "generated": "generated", "repaired": "adapted"}.get(self.origin, "generated")
+        return {"adapted": "adapted", "generated": "generated",
+                "repaired": "adapted"}.get(self.origin, "generated")
 
     def usage_totals(self) -> dict[str, float]:
         totals = {"input_tokens": 0.0, "output_tokens": 0.0, "cache_read_tokens": 0.0,

@@ -23,12 +23,19 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .cache import SnippetCache
+from .cache import SnippetCache, same_program
 from .config import SemCache
-from .errors import AdaptationError, ModelRequiredError, SemcacheError, StoreError
+from .errors import (
+    AdaptationError,
+    ModelRequiredError,
+    SemcacheError,
+    StoreError,
+    UntrustedCodeError,
+)
 from .options import check_seconds
 from .outcome import Event, EventKind, TaskOutcome, TaskRequest, TaskStatus
 from .snippet import Match, SaveOptions, Snippet
+from .task import value_class
 
 if TYPE_CHECKING:
     from .model import Adaptation, ClaudeAdapter, CodeContext
@@ -134,8 +141,9 @@ class Pipeline:
                 except StoreError as err:  # the result stands; only the saving failed
                     self._warn(outcome, emit, f"the code ran, but was not saved: "
                                f"{err.describe()}")
-            elif not outcome.ok and outcome.origin in ("exact", "slot"):
-                self._record_use(outcome, success=False)
+        except UntrustedCodeError as err:
+            outcome.status, outcome.error = TaskStatus.NEEDS_TRUST, err
+            emit(Event(EventKind.ERROR, {"error": err}))
         except ModelRequiredError as err:
             outcome.status, outcome.error = TaskStatus.NEEDS_MODEL, err
             emit(Event(EventKind.ERROR, {"error": err}))
@@ -154,7 +162,13 @@ class Pipeline:
         match = outcome.match
         assert match is not None
         if match.served:
-            outcome.code, outcome.origin = match.code, match.tier
+            outcome.code, outcome.origin, outcome.evidence = match.code, match.tier, match.evidence
+            if not match.trusted and not request.trust:
+                # Someone else's code: show it, run it only after a yes.
+                emit(Event(EventKind.CODE, {"code": outcome.code, "origin": outcome.origin}))
+                raise UntrustedCodeError(
+                    f"this code comes from the namespace {match.namespace!r}, which you have "
+                    "not trusted; it did not run")
         else:
             if not request.allow_model:
                 raise ModelRequiredError(
@@ -176,14 +190,32 @@ class Pipeline:
                 on_text = _text_relay(emit)
                 if reference is not None:
                     adaptation = adapter.adapt(match.analysis, reference, context=context,
-                                               on_text=on_text)
+                                               on_text=on_text, proposal=match.proposal)
                 else:
                     adaptation = adapter.generate(match.analysis, context=context,
                                                   on_text=on_text)
             self._adapted(outcome, emit, adaptation)
-            outcome.code = adaptation.code
+            outcome.code, outcome.evidence = adaptation.code, "model"
             outcome.origin = "adapted" if reference is not None else "generated"
+            if match.proposal is not None and reference is not None:
+                self._judge_proposal(match, adaptation, outcome, emit)
         emit(Event(EventKind.CODE, {"code": outcome.code, "origin": outcome.origin}))
+
+    def _judge_proposal(self, match: Match, adaptation: Adaptation, outcome: TaskOutcome,
+                        emit: Emit) -> None:
+        """The model's answer to a proposed substitution is evidence for the next time:
+        the same program confirms the substituted slots, another program refutes them."""
+        assert match.snippet is not None and match.proposal is not None
+        confirmed = adaptation.confirmed or same_program(adaptation.code, match.proposal)
+        if not match.slots:
+            return
+        classes = {slot: value_class(match.analysis.literals[slot]) for slot in match.slots}
+        try:
+            self.cache.record_evidence(
+                match.snippet.id, confirmed=classes if confirmed else None,
+                refuted=() if confirmed else match.slots)
+        except StoreError as err:  # evidence is bookkeeping: the task goes on
+            self._warn(outcome, emit, f"could not record the model's answer: {err.describe()}")
 
     @staticmethod
     def _context(match: Match) -> CodeContext:
@@ -212,6 +244,9 @@ class Pipeline:
             outcome.status = TaskStatus(result.status)
             if result.ok or result.status == "cancelled":
                 return
+            if outcome.origin in ("exact", "slot"):
+                # Served code failed: that counts against it even if a repair then works.
+                self._served_failed(outcome)
             # A transfer error is about the inputs/outputs: new code would not help.
             transfer = (result.error or {}).get("ename") == "TransferError"
             if transfer or outcome.repairs >= budget or not request.allow_model:
@@ -236,12 +271,13 @@ class Pipeline:
         emit = emit or (lambda event: None)
         match, request = outcome.match, outcome.request
         with _stage(emit, outcome, "saving"):
-            if outcome.origin == "exact" and match.snippet is not None:
+            if outcome.origin in ("exact", "slot") and match.snippet is not None:
+                # Served code is counted on the snippet that served it; a slot serving adds
+                # no row of its own (its evidence is the parent's, and a row would let a
+                # substitution become a source for more substitutions).
                 self.cache.record_use(match.snippet.id, success=True)
                 saved, created = match.snippet, False
             else:
-                if outcome.origin == "slot" and match.snippet is not None:
-                    self.cache.record_use(match.snippet.id, success=True)
                 parent = match.snippet.id if match.snippet is not None and (
                     outcome.origin != "generated") else ""
                 models = [a.model for a in outcome.adaptations]
@@ -269,11 +305,16 @@ class Pipeline:
         outcome.warnings.append(message)
         emit(Event(EventKind.WARNING, {"message": message}))
 
-    def _record_use(self, outcome: TaskOutcome, *, success: bool) -> None:
-        if outcome.match is not None and outcome.match.snippet is not None:
-            # Bookkeeping only: the outcome already says what happened.
-            with contextlib.suppress(StoreError):
-                self.cache.record_use(outcome.match.snippet.id, success=success)
+    def _served_failed(self, outcome: TaskOutcome) -> None:
+        """Count the failure on the served snippet; a failed substitution refutes its slots."""
+        match = outcome.match
+        if match is None or match.snippet is None:
+            return
+        # Bookkeeping only: the outcome already says what happened.
+        with contextlib.suppress(StoreError):
+            self.cache.record_use(match.snippet.id, success=False)
+            if outcome.origin == "slot" and match.slots:
+                self.cache.record_evidence(match.snippet.id, refuted=match.slots)
 
     def _log(self, outcome: TaskOutcome) -> None:
         """Append the run to the run log; a failing log never fails the task."""

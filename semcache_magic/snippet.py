@@ -63,9 +63,11 @@ class Snippet:
     #: Declared parameters: index of a task literal -> the variable of the code's
     #: parameters block bound to it (see :mod:`semcache_magic.task`).
     params: dict[int, str] = field(default_factory=dict)
-    #: What the model said about slot substitutions of this snippet: literal indices
-    #: whose substitution it ``confirmed`` or ``refuted``.
-    evidence: dict[str, list[int]] = field(default_factory=dict)
+    #: What the model said about slot substitutions of this snippet: ``confirmed``
+    #: holds ``"<literal index>/<value class>"`` entries (the model answered the
+    #: substitution of such a value with the same program), ``refuted`` literal indices
+    #: (the model answered otherwise, or substituted code failed).
+    evidence: dict[str, list[str]] = field(default_factory=dict)
     #: Where an imported snippet came from: ``{"path": ..., "cell": ...}`` (else empty).
     origin: dict[str, Any] = field(default_factory=dict)
     #: Code an imported cell needs from earlier cells of its notebook (its backward slice).
@@ -75,8 +77,10 @@ class Snippet:
 
     @property
     def healthy(self) -> bool:
-        """Fit to be served without the model: not voted down, not failing more than working."""
-        return self.votes_down <= self.votes_up and self.failure_count <= self.success_count
+        """Fit to be served without the model: not voted down, and a failure outweighed by
+        at least two successes more (one failure demotes a snippet that ran once)."""
+        return self.votes_down <= self.votes_up and (
+            self.failure_count == 0 or self.success_count >= 2 * self.failure_count + 1)
 
     def age_days(self, now: float | None = None) -> float:
         reference = self.last_used_at or self.updated_at or self.created_at
@@ -144,6 +148,9 @@ class Match:
     #: confirmation (``proposal`` holds its code); empty otherwise.
     evidence: str = ""
     proposal: str | None = None
+    #: The changed values located without a declaration: what a model answer to the
+    #: proposal confirms or refutes, and what a failure of served code refutes.
+    slots: list[int] = field(default_factory=list)
     #: False when the served code comes from a namespace the user has not marked
     #: trusted: it is shown, and runs only after the user confirms (``--trust``).
     trusted: bool = True

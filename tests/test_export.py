@@ -165,7 +165,8 @@ def test_module_has_a_function_per_snippet_with_its_literal_slots(
 def test_module_parameters_agree_with_the_slot_tier(
     fast_cache: SnippetCache, tmp_path: Path
 ) -> None:
-    code = 'name = "Ada"\nfor i in range(3):\n    print(f"{i}:", name.upper())'
+    code = ('# parameters\nname = "Ada"\ntimes = 3\n'
+            'for i in range(times):\n    print(f"{i}:", name.upper())')
     snippet = fast_cache.save("Shout the name 'Ada' 3 times", code).snippet
     (tmp_path / "mod.py").write_text(render_module([snippet]))
     match = fast_cache.lookup("Shout the name 'Grace' 2 times")

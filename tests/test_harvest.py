@@ -93,7 +93,10 @@ def test_import_redacts_dedupes_and_is_idempotent(
     assert 'api_key = "<redacted>"' in billing.code
     assert next(i for i in report.items if "connected" in i.snippet.code).redacted
     match = fast_cache.lookup("reverse the string 'notebook' and print it.")
-    assert match.tier == "exact" and match.code == "print('notebook'[::-1])\n"
+    # An imported cell is a reference, never served without the model (its task was
+    # inferred from the notebook's prose).
+    assert match.tier == "semantic" and match.code is None
+    assert match.snippet is not None and match.snippet.code == "print('notebook'[::-1])\n"
 
     again = import_files(fast_cache, [path])
     assert again.count("new") == 0 and again.count("exists") == 6

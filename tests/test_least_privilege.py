@@ -127,3 +127,25 @@ def test_memory_limit_setting_is_checked() -> None:
         SemCache(run_memory_limit=1000)
     with pytest.raises(ConfigurationError, match="SEMCACHE_RUN_MEMORY_LIMIT"):
         SemCache().apply_env({"SEMCACHE_RUN_MEMORY_LIMIT": "-1"})
+
+
+@pytest.mark.slow
+def test_cli_run_of_an_untrusted_teams_snippet_waits_for_trust(
+    store_uri: str, real_embedder: Any, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`semcache run` shows a snippet served from a namespace the user has not trusted,
+    runs none of it, and exits 4; with --trust it runs."""
+    from semcache_magic.cache import SnippetCache
+    from semcache_magic.cli import main
+
+    team = SnippetCache(SemCache(store=store_uri, namespace="team"), embedder=real_embedder)
+    team.save("Print the team motto", "print('MOTTO-' + 'RAN')\n")
+    team.close()
+    argv = ["--store", store_uri, "--namespace", "team", "run", "Print the team motto",
+            "--no-model"]
+    assert main(argv) == 4
+    captured = capsys.readouterr()
+    assert "MOTTO-RAN" not in captured.out and captured.out.strip() == ""
+    assert "MOTTO-" in captured.err  # the code is shown for reading
+    assert main([*argv, "--trust"]) == 0
+    assert "MOTTO-RAN" in capsys.readouterr().out

@@ -141,6 +141,22 @@ def test_silent_endpoint_is_given_up_at_the_timeout(silent_endpoint: str, action
     assert TIMEOUT - 0.5 < seconds < TIMEOUT + SLACK
 
 
+def test_after_a_timeout_the_next_calls_fail_at_once(silent_endpoint: str) -> None:
+    """A task makes several store calls (lookup, save, run log): one deadline, not three."""
+    cache = SnippetCache(SemCache(store="s3://team-bucket/cache", store_timeout=TIMEOUT,
+                                  storage_options=s3_options(silent_endpoint)),
+                         embedder=WordHashEmbedder())
+    started = time.perf_counter()
+    with pytest.raises(StoreTimeoutError):
+        cache.lookup("Print the team motto")
+    with pytest.raises(StoreTimeoutError, match="not retried"):
+        cache.save("Print the team motto", "print('ship it')")
+    with pytest.raises(StoreTimeoutError, match="not retried"):
+        cache.list_snippets()
+    assert time.perf_counter() - started < TIMEOUT + SLACK
+    cache.close()
+
+
 def test_the_cli_says_it_in_one_line(
     checking_endpoint: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -177,7 +177,8 @@ def test_a_namespace_not_on_the_list_is_never_served(
     shared_store: tuple[str, dict[str, str]],
 ) -> None:
     team = _cache(shared_store, namespace="team")
-    team.save("Reverse the string 'notebook' and print it", "print('notebook'[::-1])")
+    team.save("Reverse the string 'notebook' and print it",
+              "# parameters\ntext = 'notebook'\nprint(text[::-1])")
     personal_only = _cache(shared_store)  # default: the personal namespace alone
     with_team = _cache(shared_store, search_namespaces=["personal", "team"])
     probes = {
@@ -192,6 +193,11 @@ def test_a_namespace_not_on_the_list_is_never_served(
             task, threshold=-1.0).tier == "miss", tier
         match = with_team.lookup(task, threshold=0.3)
         assert (match.tier, match.namespace) == (tier, "team")
+        # Found, but someone else's: served code from team waits for a yes.
+        assert match.trusted is (not match.served)
+        trusting = _cache(shared_store, search_namespaces=["personal", "team"],
+                          trusted_namespaces=["team"])
+        assert trusting.lookup(task, threshold=0.3).trusted
     assert personal_only.search("reverse string notebook") == []
     assert personal_only.list_snippets() == []
     assert [s.namespace for s in with_team.list_snippets()] == ["team"]

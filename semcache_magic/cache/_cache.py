@@ -6,6 +6,7 @@ tasks, embeds them (only when a tier needs it) and runs the tiered lookup.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 from collections.abc import Mapping, Sequence
@@ -14,14 +15,21 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..config import SemCache, resolve_namespace, search_namespaces
-from ..errors import AmbiguousIdError, ConfigurationError, SnippetNotFoundError, TaskError
+from ..config import SemCache, resolve_namespace, search_namespaces, trusted_namespaces
+from ..errors import (
+    AmbiguousIdError,
+    ConfigurationError,
+    SnippetNotFoundError,
+    StoreError,
+    TaskError,
+)
 from ..snippet import SOURCES, Match, RunRecord, SaveOptions, Snippet
 from ..store import SnippetStore, check_id
 from ..task import (
     TaskAnalysis,
     analyse_task,
     clean_task_text,
+    declared_parameters,
     imported_libraries,
     redact,
     redact_text,
@@ -94,7 +102,7 @@ class SnippetCache:
     @property
     def store(self) -> SnippetStore:
         if self._store is None:
-            self._store = SnippetStore(
+            store = SnippetStore(
                 self.config.store_uri,
                 embedder_name=self.config.embedding_model or "",
                 storage_options={str(k): str(v) for k, v in self.config.storage_options.items()},
@@ -102,7 +110,21 @@ class SnippetCache:
                 vector_index_min_rows=self.config.vector_index_min_rows,
                 timeout=self.config.store_timeout,
             )
+            # Rows keyed by an older task analysis (another exact key) are re-keyed once,
+            # so an upgrade does not turn every exact hit into a model call.
+            with contextlib.suppress(StoreError):  # a read-only or broken store still reads
+                store.rekey(self._rekeyed)
+            self._store = store
         return self._store
+
+    def _rekeyed(self, snippet: Snippet) -> Snippet:
+        analysis = analyse_task(snippet.task, input_schema=snippet.input_schema,
+                                language=snippet.language, max_chars=len(snippet.task) + 1)
+        return replace(
+            snippet, task_norm=analysis.normalised, template=analysis.template,
+            template_hash=analysis.template_hash, task_hash=analysis.task_hash(snippet.namespace),
+            literals=analysis.literals,
+            params=declared_parameters(snippet.code, analysis.literals))
 
     def _writable_store(self) -> SnippetStore:
         store = self.store
@@ -128,6 +150,10 @@ class SnippetCache:
         text = redact_text(clean_task_text(task, max_chars=self.config.max_task_chars))
         return analyse_task(text, input_schema=input_schema, language=language,
                             max_chars=self.config.max_task_chars)
+
+    def trusted_namespaces(self) -> list[str]:
+        """Namespaces whose code runs without a confirmation (see config)."""
+        return trusted_namespaces(self.config)
 
     def namespaces(self, namespace: str | None = None) -> list[str]:
         """The namespaces a lookup searches (see :func:`config.search_namespaces`)."""
@@ -160,6 +186,7 @@ class SnippetCache:
             use_slots=self.config.use_slots if use_slots is None else use_slots,
             text_weight=self.config.text_weight,
             quality_weight=self.config.quality_weight,
+            trusted_namespaces=self.trusted_namespaces(),
         )
 
     def search(
@@ -221,6 +248,7 @@ class SnippetCache:
             kernel=opts.kernel or "",
             tags=sorted({t.strip() for t in opts.tags if t and t.strip()}),
             embedder=self.embedder.name,
+            params=declared_parameters(clean_code, analysis.literals),
         )
         return snippet, task_redaction.found + code_redaction.found
 
@@ -311,6 +339,16 @@ class SnippetCache:
 
     def record_use(self, snippet_id: str, *, success: bool | None) -> None:
         self.store.record_use(snippet_id, success=success)
+
+    def record_evidence(self, snippet_id: str, *, confirmed: Mapping[int, str] | None = None,
+                        refuted: Sequence[int] = ()) -> Snippet:
+        """Remember what the model (or a failed run) said about substituting a snippet's
+        literal slots: ``confirmed`` maps a slot to the class of the value confirmed
+        (see :func:`semcache_magic.task.value_class`); a refutation outweighs any
+        confirmation of that slot."""
+        return self.store.add_evidence(
+            snippet_id, confirmed=[f"{slot}/{kind}" for slot, kind in (confirmed or {}).items()],
+            refuted=[str(slot) for slot in refuted])
 
     def list_snippets(
         self, *, namespace: str | None = None, all_namespaces: bool = False, limit: int = 50,

@@ -6,7 +6,8 @@ sets ``handler`` on them; a handler takes the parsed arguments and a
 happens in the core modules.
 
 Exit codes: 0 success, 1 an error we explain on stderr, 2 bad usage,
-3 the task needs the model but ``--no-model`` was given, 130 interrupted.
+3 the task needs the model but ``--no-model`` was given, 4 the cache would serve code
+from a namespace you have not trusted and ``--trust`` was not given, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ __all__ = ["CliContext", "build_parser", "main"]
 #: Modules under semcache_magic.cli that contribute subcommands, in help order.
 COMMAND_MODULES = ("store_cmds", "run_cmd", "exec_cmd", "share_cmds")
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NEEDS_MODEL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NEEDS_MODEL, EXIT_NEEDS_TRUST = 0, 1, 2, 3, 4
+EXIT_INTERRUPTED = 130
 
 
 class CliContext:

@@ -20,9 +20,12 @@ from typing import Any
 __all__ = ["DEMO_ANSWERS", "find_quickstart", "prepare_demo", "run_quickstart"]
 
 _FIBONACCI = """\
+# parameters
+count = 10
+
 a, b = 0, 1
 numbers = []
-for _ in range(10):
+for _ in range(count):
     numbers.append(a)
     a, b = b, a + b
 print(numbers)
@@ -36,7 +39,7 @@ print(summary)
 
 #: Scripted answers of the local model server, by normalised task.
 DEMO_ANSWERS: dict[str, str] = {
-    "print the first 10 fibonacci numbers as a list": _FIBONACCI,
+    "print the first 10 Fibonacci numbers as a list": _FIBONACCI,
     "compute the mean and standard deviation of every numeric column of df into summary":
         _SUMMARY,
 }

@@ -116,6 +116,8 @@ class Adaptation:
     stop_reason: str | None = None
     #: Kinds of secrets removed from the request before it was sent (see ``_sendable``).
     redacted: list[str] = field(default_factory=list)
+    #: The model answered that the proposed substitution does the task as it is.
+    confirmed: bool = False
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -145,16 +147,21 @@ class ClaudeAdapter:
     # -- the three requests -------------------------------------------------------------
     def adapt(
         self, task: TaskAnalysis, reference: Snippet, *, context: CodeContext | None = None,
-        on_text: TextCallback | None = None,
+        on_text: TextCallback | None = None, proposal: str | None = None,
     ) -> Adaptation:
-        """Adapt ``reference`` to ``task``; its literals are hard constraints."""
+        """Adapt ``reference`` to ``task``; its literals are hard constraints.
+
+        With a ``proposal`` (the reference with the new values substituted), the model
+        confirms it (``Adaptation.confirmed``; the code is the proposal) or corrects it.
+        """
         schema, libraries = self._context(task, context)
         (reference_task, reference_code), found = _redacted(reference.task, reference.code)
         content = prompts.adapt_message(
-            task, reference_task, reference_code, input_schema=schema, libraries=libraries
+            task, reference_task, reference_code, input_schema=schema, libraries=libraries,
+            proposal=proposal,
         )
         return self._call("adapt", content, on_text, reference_code=reference.code, task=task,
-                          redacted=found)
+                          proposal=proposal, redacted=found)
 
     def generate(
         self, task: TaskAnalysis, *, context: CodeContext | None = None,
@@ -196,6 +203,7 @@ class ClaudeAdapter:
     def _call(
         self, kind: str, content: list[dict[str, Any]], on_text: TextCallback | None, *,
         reference_code: str | None = None, task: TaskAnalysis | None = None,
+        proposal: str | None = None,
         redacted: list[str] | None = None,
     ) -> Adaptation:
         client = self._get_client()
@@ -243,11 +251,17 @@ class ClaudeAdapter:
             raise _too_long(cfg.max_answer_chars)
         stop_reason = getattr(message, "stop_reason", None)
         usage = message_usage(message, dict(cfg.prices))
-        code, unchanged = self._code(kind, text, stop_reason, reference_code, task)
+        confirmed = proposal is not None and stop_reason != "refusal" and prompts.is_unchanged(
+            text, prompts.CONFIRMED_TOKEN)
+        if confirmed:
+            assert proposal is not None
+            code, unchanged = proposal, False
+        else:
+            code, unchanged = self._code(kind, text, stop_reason, reference_code, task)
         return Adaptation(
             kind=kind, code=code, unchanged=unchanged, text=text, model=str(message.model),
             usage=usage, duration_s=round(duration, 4), request_id=request_id,
-            stop_reason=stop_reason, redacted=redacted,
+            stop_reason=stop_reason, confirmed=confirmed, redacted=redacted,
         )
 
     def _code(

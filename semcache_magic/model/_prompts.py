@@ -1,18 +1,22 @@
 """What semcache-magic says to Claude, and how it reads the answer.
 
-Three requests share one system prompt:
+Three requests share one system prompt, which also asks for a ``# parameters``
+block binding the task's values to variables (the slot tier's declared parameters):
 
 * **adapt** -- a new task plus a reference snippet (task and code) found in the
   cache: keep the reference's approach, change what the new task changes. The
   new task's literals are listed as hard constraints, so "add 5 and 3" cannot
   come back as the reference's ``99 + 1``. When the reference already does the
   task, the model may answer :data:`UNCHANGED_TOKEN` instead of repeating it.
+  With a ``<proposed_code>`` (the reference with the new values substituted) it
+  confirms the proposal with :data:`CONFIRMED_TOKEN` or corrects it: the cheap
+  way for a slot substitution to earn trust.
 * **generate** -- a task alone (a cache miss).
 * **repair** -- a task, the code that failed and the kernel's error.
 
 The user message is built from XML-tagged sections (``<task>``,
-``<reference_task>``, ``<reference_code>``, ``<constraints>``, ``<inputs>``,
-``<libraries>``, ``<code>``, ``<error>``): models follow tagged sections
+``<reference_task>``, ``<reference_code>``, ``<proposed_code>``, ``<constraints>``,
+``<inputs>``, ``<libraries>``, ``<code>``, ``<error>``): models follow tagged sections
 reliably, and the local model server (:mod:`semcache_magic.demo`)
 finds them with a regular expression.
 
@@ -32,7 +36,9 @@ from ..task import Literal, TaskAnalysis, parse_cell
 
 __all__ = [
     "ADAPT_INSTRUCTIONS",
+    "CONFIRMED_TOKEN",
     "GENERATE_INSTRUCTIONS",
+    "PROPOSAL_INSTRUCTIONS",
     "REPAIR_INSTRUCTIONS",
     "SYSTEM_PROMPT",
     "UNCHANGED_TOKEN",
@@ -48,6 +54,9 @@ __all__ = [
 #: The whole answer when the reference already does the new task (saves output tokens).
 UNCHANGED_TOKEN = "<unchanged/>"
 
+#: The whole answer when the proposed program already does the new task exactly.
+CONFIRMED_TOKEN = "<confirmed/>"
+
 SYSTEM_PROMPT = """\
 You write Python code for a user working in a Jupyter notebook.
 
@@ -62,6 +71,12 @@ never install packages.
 that is only computed is lost.
 - Use the input variables as they are. Never invent sample data in their place, and read \
 only the files and URLs the task names.
+- Start the program with a parameters block: a line `# parameters`, then one assignment \
+per value taken from the task (numbers, quoted text, dates, file names), written exactly as \
+the task gives it (`percent = 15` for "15%", `position = 3` for "the 3rd"), one value per \
+variable. Derive everything else from these variables (`rate = percent / 100`, \
+`row = position - 1`, labels as f-strings), so the program stays correct when the task \
+is asked again with other values. Constants that are not in the task stay in the code.
 - Keep the code short and deterministic.
 - Answer with a single ```python code block and nothing else: no explanation before or \
 after it.
@@ -75,6 +90,13 @@ changes.
 values, never the reference's values they replace.
 - If the reference code already does the new task exactly, as it is, answer with only \
 {UNCHANGED_TOKEN} instead of repeating the code."""
+
+PROPOSAL_INSTRUCTIONS = f"""\
+<proposed_code> is the reference code with the new task's values put in place of the \
+reference task's. Check it against the new task: if it does the new task exactly, for \
+these values, answer with only {CONFIRMED_TOKEN}. Otherwise (a value that changes what \
+the code must do, such as a zero, a sign, an order, a format, or a value that went to the \
+wrong place) answer with the corrected complete program."""
 
 GENERATE_INSTRUCTIONS = """\
 Write a program for the task below."""
@@ -110,11 +132,14 @@ def adapt_message(
     *,
     input_schema: Mapping[str, str] | None = None,
     libraries: Sequence[str] = (),
+    proposal: str | None = None,
 ) -> list[dict[str, Any]]:
     """Content blocks of the adapt request.
 
     The reference comes first and carries ``cache_control``: system prompt plus
-    reference is the prefix shared by every adaptation of the same snippet.
+    reference is the prefix shared by every adaptation of the same snippet. A
+    ``proposal`` (the reference with the new values substituted) asks the model to
+    confirm it or correct it.
     """
     reference = (
         _section("reference_task", reference_task)
@@ -123,6 +148,8 @@ def adapt_message(
     )
     body = [ADAPT_INSTRUCTIONS, _section("task", task.task)]
     body += _context_sections(task, input_schema, libraries)
+    if proposal is not None:
+        body += [PROPOSAL_INSTRUCTIONS, _section("proposed_code", proposal.rstrip("\n"))]
     return [_cached_block(reference), _text_block("\n\n".join(body))]
 
 
@@ -167,11 +194,12 @@ def extract_section(text: str, tag: str) -> str | None:
     return match.group(1) if match else None
 
 
-def is_unchanged(answer: str) -> bool:
-    """True when the answer is the "reference already does it" signal, with no code."""
-    if answer.strip().strip("`").strip() == UNCHANGED_TOKEN:
+def is_unchanged(answer: str, token: str = UNCHANGED_TOKEN) -> bool:
+    """True when the answer is the "reference already does it" signal (or another
+    ``token``, such as :data:`CONFIRMED_TOKEN`), with no code."""
+    if answer.strip().strip("`").strip() == token:
         return True
-    return UNCHANGED_TOKEN in answer and _first_block(answer) is None
+    return token in answer and _first_block(answer) is None
 
 
 def extract_code(answer: str) -> str:

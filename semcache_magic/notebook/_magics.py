@@ -90,6 +90,8 @@ class SemcacheMagics(Magics):
     @argument("--kernel", help="kernelspec to run in (default: SemCache.kernel_name)")
     @argument("--model", help="Claude model for this task (default: SemCache.model)")
     @argument("--max-repairs", type=int, help="repair attempts after a failed run")
+    @argument("--trust", action="store_true",
+              help="run served code from a namespace you have not trusted (after reading it)")
     @argument("--no-model", action="store_true",
               help="never call Claude: fail if the cache cannot serve the task")
     @argument("--insert", action="store_true", help="also put the final code in a new cell below")
@@ -149,7 +151,7 @@ class SemcacheMagics(Magics):
             timeout=check_seconds(args.timeout, "--timeout"), inputs=inputs,
             outputs=check_names(args.outputs, "--out"), kernel=args.kernel, model=args.model,
             max_repairs=check_count(args.max_repairs, "--max-repairs", high=20),
-            allow_model=not args.no_model, face="magic",
+            allow_model=not args.no_model, trust=args.trust, face="magic",
         )
 
     def _run(self, request: Any, *, quiet: bool, insert: bool) -> None:

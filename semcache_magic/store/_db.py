@@ -15,13 +15,16 @@ import os
 import queue
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from ..errors import (
     ConfigurationError,
     SnippetNotFoundError,
+    StoreConnectionError,
     StoreError,
+    StoreTimeoutError,
     StoreUnavailableError,
     StoreVanishedError,
 )
@@ -151,6 +154,8 @@ class Database:
         self._tables: dict[str, Any] = {}
         self._open_lock = threading.Lock()
         self._lock: _FileLock | None = None
+        # (until, why, error) after the endpoint timed out or was unreachable
+        self._down: tuple[float, str, StoreUnavailableError] | None = None
 
     @contextlib.contextmanager
     def translate(self, action: str) -> Iterator[None]:
@@ -171,9 +176,19 @@ class Database:
         A frozen endpoint must not freeze the notebook: the call runs in a daemon thread
         and the caller gets :class:`StoreTimeoutError` at the deadline (the thread ends
         when the store's own request timeout fires). Local stores run inline.
+
+        After an endpoint timed out or could not be reached, further operations fail at
+        once for ``timeout`` seconds: one task makes several store calls (lookup, save,
+        run log), and each must not wait the whole deadline again.
         """
         if self.timeout is None:
             return call()
+        if self._down is not None:
+            until, reason, error = self._down
+            if time.monotonic() < until:
+                raise type(error)(f"cannot {action}: {reason} (not retried for "
+                                  f"{self.timeout:g} s)", hint=error.hint)
+            self._down = None
         _import_lancedb()  # ~2-3 s of imports are not the store's answer time
         box: queue.SimpleQueue[tuple[bool, Any]] = queue.SimpleQueue()
 
@@ -187,9 +202,13 @@ class Database:
         try:
             ok, value = box.get(timeout=self.timeout)
         except queue.Empty:
-            raise timeout_error(self.uri, self.storage_options, self.timeout, action) from None
+            value = timeout_error(self.uri, self.storage_options, self.timeout, action)
+            ok = False
         if ok:
             return value
+        if isinstance(value, StoreTimeoutError | StoreConnectionError):
+            reason = value.message.split(": ", 1)[-1]
+            self._down = (time.monotonic() + self.timeout, reason, value)
         raise value
 
     def forget(self) -> None:

@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -39,6 +40,7 @@ from . import _queries as queries
 from ._db import Database, check_id, in_list, is_local_uri, quote, reopening, reopening_unbounded
 from ._records import (
     ADDED_COLUMNS,
+    key_columns,
     run_row,
     run_schema,
     snippet_schema,
@@ -193,6 +195,53 @@ class SnippetStore:
         elif success is False:
             values["failure_count"] = "failure_count + 1"
         self._update(snippet_id, values, "record the snippet's use")
+
+    @reopening
+    def add_evidence(self, snippet_id: str, *, confirmed: Sequence[str] = (),
+                     refuted: Sequence[str] = ()) -> Snippet:
+        """Add entries to a snippet's ``confirmed``/``refuted`` evidence (a
+        read-modify-write under the store's lock)."""
+        table = self._table(self.SNIPPETS, create=False)
+        if table is None:
+            raise SnippetNotFoundError.for_id(snippet_id)
+        with self.db.translate("record the model's evidence"), self.db.write_lock():
+            snippet = self._require(table, snippet_id)
+            evidence = {key: set(values) for key, values in snippet.evidence.items()}
+            evidence.setdefault("confirmed", set()).update(str(i) for i in confirmed)
+            evidence.setdefault("refuted", set()).update(str(i) for i in refuted)
+            snippet.evidence = {key: sorted(values) for key, values in evidence.items() if values}
+            table.update(where=f"id = {quote(snippet_id)}",
+                         values={"evidence": json.dumps(snippet.evidence, sort_keys=True)})
+        self._after_write()
+        return snippet
+
+    @reopening
+    def rekey(self, analyse: Callable[[Snippet], Snippet], *, sample: int = 50) -> int:
+        """Recompute the task-derived key columns where ``analyse`` (snippet -> the same
+        snippet with fresh keys) disagrees with what is stored: after an upgrade changed
+        the task analysis, old rows would otherwise never be exact matches again. A
+        sample of the oldest rows is checked first, so an up-to-date store costs one
+        small read. Returns how many rows changed."""
+        table = self._table(self.SNIPPETS, create=False)
+        if table is None:
+            return 0
+        with self.db.translate("check the store's task keys"):
+            probe = queries.matching(table, None, sample)
+        if all(key_columns(analyse(s)) == key_columns(s) for s in probe):
+            return 0
+        with self.db.translate("update the store's task keys"), self.db.write_lock():
+            updates = []
+            for snippet in queries.matching(table, None, None):
+                fresh = key_columns(analyse(snippet))
+                if fresh != key_columns(snippet):
+                    updates.append({"id": snippet.id, **fresh})
+            if updates:
+                import pyarrow as pa
+
+                table.merge_insert("id").when_matched_update_all().execute(
+                    pa.Table.from_pylist(updates))
+        self._after_write(len(updates))
+        return len(updates)
 
     @reopening
     def vote(self, snippet_id: str, up: bool) -> Snippet:

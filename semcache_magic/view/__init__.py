@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._lines import age, describe_match, plural, seconds, shorten, snippet_line
+from ._lines import EVIDENCE_WORDS, age, describe_match, plural, seconds, shorten, snippet_line
 from ._text import TextView, print_output, relay_output
 
 __all__ = [
+    "EVIDENCE_WORDS",
     "TaskWidget",
     "TextView",
     "age",

@@ -6,7 +6,17 @@ import time
 
 from ..snippet import Match, Snippet
 
-__all__ = ["age", "describe_match", "plural", "seconds", "shorten", "snippet_line"]
+__all__ = ["EVIDENCE_WORDS", "age", "describe_match", "plural", "seconds", "shorten",
+           "snippet_line"]
+
+#: Why code runs without the model, in words (``Match.evidence``).
+EVIDENCE_WORDS = {
+    "exact": "the same task",
+    "declared": "declared parameters",
+    "confirmed": "confirmed by the model before",
+    "declared+confirmed": "declared parameters, confirmed by the model",
+    "proposal": "a proposal for the model to confirm",
+}
 
 
 def shorten(text: str, width: int = 70) -> str:
@@ -43,11 +53,19 @@ def snippet_line(s: Snippet, *, width: int = 60) -> str:
 def describe_match(match: Match, *, model_allowed: bool = True) -> str:
     """One line saying what the lookup found and what happens next."""
     snippet = match.snippet
+    changes = ", ".join(f"{old} -> {new}" for old, new in match.substitutions)
+    untrusted = "" if match.trusted else (
+        f"; from {match.namespace}, which you have not trusted: it runs only with --trust")
     if match.tier == "exact" and snippet is not None:
-        return f"exact hit: snippet {snippet.id[:8]} \"{shorten(snippet.task)}\" (no model call)"
+        return (f"exact hit: snippet {snippet.id[:8]} \"{shorten(snippet.task)}\" "
+                f"(no model call{untrusted})")
     if match.tier == "slot" and snippet is not None:
-        changes = ", ".join(f"{old} -> {new}" for old, new in match.substitutions)
-        return f"slot hit: snippet {snippet.id[:8]} with {changes} (no model call)"
+        why = EVIDENCE_WORDS.get(match.evidence, match.evidence)
+        return (f"slot hit: snippet {snippet.id[:8]} with {changes} "
+                f"({why}; no model call{untrusted})")
+    if match.proposal is not None and snippet is not None:
+        then = " -> Claude confirms or corrects it" if model_allowed else ""
+        return f"proposed substitution of snippet {snippet.id[:8]}: {changes}{then}"
     parts = ", ".join(f"{k} {v:.2f}" for k, v in match.score_parts.items())
     if match.tier == "semantic" and snippet is not None:
         then = " -> Claude adapts it" if model_allowed else ""
