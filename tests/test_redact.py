@@ -24,7 +24,7 @@ def secrets_of(item: dict[str, Any]) -> list[str]:
     return [item["secret"], *item.get("more", [])]
 
 
-def _parses(text: str) -> bool:
+def parses(text: str) -> bool:
     try:
         ast.parse(text)
     except SyntaxError:
@@ -53,8 +53,8 @@ def test_secret_disappears(item: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("item", SECRETS, ids=[item["id"] for item in SECRETS])
 def test_redacted_code_still_parses(item: dict[str, Any]) -> None:
-    if _parses(item["text"]):
-        assert _parses(redact(item["text"]).text)
+    if parses(item["text"]):
+        assert parses(redact(item["text"]).text)
 
 
 @pytest.mark.parametrize("item", SECRETS + NON_SECRETS, ids=lambda i: i["id"])

@@ -9,7 +9,6 @@ files hold text in the clear, so a secret that slipped through would be found to
 
 from __future__ import annotations
 
-import ast
 import json
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,8 @@ import nbformat
 import pytest
 from fixtures_magic import cache_of, magic
 from nbformat import v4
+from test_redact import SECRETS as CORPUS
+from test_redact import parses, secrets_of
 
 from semcache_magic.cli import main
 from semcache_magic.demo import ModelServer
@@ -25,15 +26,13 @@ from semcache_magic.errors import CodeError
 
 pytestmark = pytest.mark.slow
 
-DATA = Path(__file__).parent / "data"
-CORPUS = [json.loads(line) for line in (DATA / "secrets_corpus.jsonl").read_text().splitlines()]
 MARKER = "ZQXJ7781 control marker"
 
 
 def pieces(item: dict[str, Any]) -> list[str]:
     """What must not appear: each secret, line by line (a multi-line key may be re-indented)."""
     out = []
-    for secret in [item["secret"], *item.get("more", [])]:
+    for secret in secrets_of(item):
         lines = [line.strip() for line in secret.splitlines() if len(line.strip()) >= 6]
         out += lines or [secret]
     return out
@@ -56,14 +55,6 @@ def sent(server: ModelServer) -> list[str]:
     texts = [r.text + json.dumps(r.body, ensure_ascii=False) for r in server.requests]
     assert texts, "the model server received no request"
     return [secret for secret in SECRETS if any(secret in text for text in texts)]
-
-
-def parses(code: str) -> bool:
-    try:
-        ast.parse(code)
-    except SyntaxError:
-        return False
-    return True
 
 
 def fenced(code: str) -> str:

@@ -46,8 +46,8 @@ from ..errors import (
     ModelServerError,
     ModelTimeoutError,
 )
-from ..task import redact
 from . import _prompts as prompts
+from ._boundary import redacted_parts, sendable, too_long
 from ._usage import Usage, message_usage
 
 if TYPE_CHECKING:
@@ -114,7 +114,7 @@ class Adaptation:
     duration_s: float
     request_id: str | None
     stop_reason: str | None = None
-    #: Kinds of secrets removed from the request before it was sent (see ``_sendable``).
+    #: Kinds of secrets removed from the request before it was sent (see ``_boundary``).
     redacted: list[str] = field(default_factory=list)
     #: The model answered that the proposed substitution does the task as it is.
     confirmed: bool = False
@@ -155,7 +155,7 @@ class ClaudeAdapter:
         confirms it (``Adaptation.confirmed``; the code is the proposal) or corrects it.
         """
         schema, libraries = self._context(task, context)
-        (reference_task, reference_code), found = _redacted(reference.task, reference.code)
+        (reference_task, reference_code), found = redacted_parts(reference.task, reference.code)
         content = prompts.adapt_message(
             task, reference_task, reference_code, input_schema=schema, libraries=libraries,
             proposal=proposal,
@@ -178,7 +178,7 @@ class ClaudeAdapter:
     ) -> Adaptation:
         """Fix ``code``, which failed in the kernel with ``error`` (a traceback)."""
         schema, libraries = self._context(task, context)
-        (code, error), found = _redacted(code, error)
+        (code, error), found = redacted_parts(code, error)
         content = prompts.repair_message(
             task, code, error, input_schema=schema, libraries=libraries
         )
@@ -210,7 +210,7 @@ class ClaudeAdapter:
         import anthropic
 
         cfg = self.config
-        content, more = _sendable(content)
+        content, more = sendable(content)
         redacted = [*(redacted or []), *more]
         # No temperature: API version 2026-10-21 (SDK 2.x) rejects sampling parameters.
         params: dict[str, Any] = {
@@ -248,7 +248,7 @@ class ClaudeAdapter:
         # Only text blocks: thinking blocks, if a gateway adds them, are not the answer.
         text = "".join(b.text for b in message.content if isinstance(b, anthropic.types.TextBlock))
         if len(text) > cfg.max_answer_chars:
-            raise _too_long(cfg.max_answer_chars)
+            raise too_long(cfg.max_answer_chars)
         stop_reason = getattr(message, "stop_reason", None)
         usage = message_usage(message, dict(cfg.prices))
         confirmed = proposal is not None and stop_reason != "refusal" and prompts.is_unchanged(
@@ -370,32 +370,6 @@ class ClaudeAdapter:
         return error_class(message, hint=hint)
 
 
-def _redacted(*texts: str) -> tuple[list[str], list[str]]:
-    """Each text redacted in its own mode (code as code, a traceback as prose), and the
-    kinds of secrets removed from all of them."""
-    redactions = [redact(text) for text in texts]
-    return [r.text for r in redactions], [kind for r in redactions for kind in r.found]
-
-
-def _sendable(content: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
-    """The request's text blocks with secrets redacted, and the kinds removed.
-
-    The boundary: whatever a caller put in (a task the cache did not clean, a traceback
-    that printed a key, a reference from a shared store), nothing secret leaves this
-    process. The parts were redacted in their own mode already (code as code); this pass
-    over the assembled text is the net for everything else (constraints, inputs).
-    """
-    found: list[str] = []
-    sendable = []
-    for block in content:
-        if block.get("type") == "text" and isinstance(block.get("text"), str):
-            redaction = redact(block["text"])
-            found += redaction.found
-            block = {**block, "text": redaction.text}
-        sendable.append(block)
-    return sendable, found
-
-
 def _stream(client: Any, params: dict[str, Any], on_text: TextCallback,
             limit: int) -> tuple[Any, str | None]:
     """Stream the answer, passing each text delta to ``on_text``; return the final message.
@@ -409,7 +383,7 @@ def _stream(client: Any, params: dict[str, Any], on_text: TextCallback,
         for chunk in stream.text_stream:
             received += len(chunk)
             if received > limit:
-                raise _too_long(limit)
+                raise too_long(limit)
             if callback is None:
                 continue
             try:
@@ -426,12 +400,6 @@ def _stream(client: Any, params: dict[str, Any], on_text: TextCallback,
         if message is None:
             raise MalformedAnswerError("the model's stream ended without a message")
         return message, stream.request_id
-
-
-def _too_long(limit: int) -> MalformedAnswerError:
-    return MalformedAnswerError(
-        f"the model's answer is longer than SemCache.max_answer_chars ({limit:,} characters); "
-        "it was not run or saved", hint="split the task, or raise SemCache.max_answer_chars")
 
 
 def _transport_error(exc: Exception, adapter: ClaudeAdapter) -> AdaptationError | None:
