@@ -15,6 +15,8 @@ from __future__ import annotations
 import contextlib
 import logging
 
+import psutil  # a dependency of ipykernel; imported here, not while Python shuts down
+
 __all__ = ["SUBREAPER_CODE", "end_descendants"]
 
 log = logging.getLogger(__name__)
@@ -35,18 +37,19 @@ del __semcache_subreaper
 """
 
 _ROUNDS = 5  # each round also catches children orphaned (re-parented to us) by the last
+_WAIT_S = 0.5
 
 
 def end_descendants(pid: int) -> int:
-    """Kill every descendant of process ``pid`` (not ``pid`` itself); how many were killed."""
-    try:
-        import psutil
-    except ImportError:  # pragma: no cover - ipykernel depends on it
-        return 0
+    """Kill every running descendant of process ``pid`` (not ``pid`` itself); how many.
+
+    Zombies are skipped: they are already dead, and waiting for them would only wait
+    (the kernel, their new parent, does not reap what it did not start).
+    """
     killed = 0
     for _ in range(_ROUNDS):
         try:
-            children = psutil.Process(pid).children(recursive=True)
+            children = [c for c in psutil.Process(pid).children(recursive=True) if _running(c)]
         except psutil.Error:  # the kernel is gone: its orphans went to init
             break
         if not children:
@@ -55,7 +58,14 @@ def end_descendants(pid: int) -> int:
             with contextlib.suppress(psutil.Error):
                 child.kill()
                 killed += 1
-        psutil.wait_procs(children, timeout=1)
+        psutil.wait_procs(children, timeout=_WAIT_S)
     if killed:
         log.debug("semcache: killed %d process(es) left by a run in kernel %d", killed, pid)
     return killed
+
+
+def _running(process: psutil.Process) -> bool:
+    try:
+        return bool(process.status() != psutil.STATUS_ZOMBIE)
+    except psutil.Error:
+        return False
