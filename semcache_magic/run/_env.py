@@ -6,8 +6,8 @@ current environment minus every variable that holds a credential, judged
 
 * by name: ``*_API_KEY``, ``*SECRET*``, ``*TOKEN*``, ``*PASSWORD*``, ``AWS_ACCESS_KEY_ID``,
   ``SSH_AUTH_SOCK``, ``SEMCACHE_STORAGE_OPTIONS`` ... (:func:`credential_name`);
-* by value: anything the redactor recognises as a secret (a ``sk-ant-`` key, a JWT, a URL
-  with a password) under any name.
+* by value: anything shaped like a credential (a ``sk-ant-`` key, a JWT, a URL with a
+  password: :func:`~semcache_magic.task.looks_like_secret`) under any name.
 
 ``SemCache.run_env_allow`` names variables (``fnmatch`` patterns) the kernel keeps anyway,
 for code that is meant to use a credential.
@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
-from ..task import redact
+from ..task import looks_like_secret
 
 __all__ = ["credential_name", "kernel_environment"]
 
@@ -49,9 +49,9 @@ def credential_name(name: str) -> bool:
 
 @lru_cache(maxsize=4096)
 def _secret_value(value: str) -> bool:
-    # Cached: the same few dozen values are judged on every run (~1.5 ms for 40 the
-    # first time), and an exact-hit run must stay quick.
-    return bool(value) and redact(value).changed
+    # Cached: the same few dozen values are judged on every run, and an exact-hit run
+    # must stay quick.
+    return looks_like_secret(value)
 
 
 def kernel_environment(environ: Mapping[str, str], allow: Iterable[str] = ()) -> dict[str, str]:

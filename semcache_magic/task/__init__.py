@@ -22,7 +22,14 @@ from ._params import (
     has_parameters_marker,
     inline_parameters,
 )
-from ._redact import PLACEHOLDER, Redaction, redact, redact_text, warm_redaction
+from ._redact import (
+    PLACEHOLDER,
+    Redaction,
+    looks_like_secret,
+    redact,
+    redact_text,
+    warm_redaction,
+)
 from ._shapes import STRUCTURAL_NUMBERS, is_structural, shape_change, value_class, value_shape
 from ._slots import Substitution, substitute
 
@@ -42,6 +49,7 @@ __all__ = [
     "imported_libraries",
     "inline_parameters",
     "is_structural",
+    "looks_like_secret",
     "parse_cell",
     "redact",
     "redact_text",

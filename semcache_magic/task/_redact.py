@@ -52,7 +52,8 @@ from ._redact_rules import (
 )
 from ._redact_scan import RUN, Literal, base64_words, chains, literals, rx, windows
 
-__all__ = ["PLACEHOLDER", "Redaction", "redact", "redact_text", "warm_redaction"]
+__all__ = ["PLACEHOLDER", "Redaction", "looks_like_secret", "redact", "redact_text",
+           "warm_redaction"]
 
 # detect-secrets plugin class -> our kind. Plugins left out: PrivateKeyDetector (it reports the
 # "BEGIN ... KEY" marker, not the key: our PEM rule takes the body) and IPPublicDetector (an IP
@@ -126,6 +127,13 @@ def redact(text: str) -> Redaction:
 def redact_text(text: str) -> str:
     """Shorthand for ``redact(text).text``."""
     return redact(text).text
+
+
+def looks_like_secret(value: str) -> bool:
+    """Is ``value`` on its own a credential by its shape (a provider key, a JWT, a PEM key,
+    a URL with a password)? Our own rules only: cheap enough for every variable of an
+    environment, without loading detect-secrets."""
+    return any(True for _ in strong_findings(value)) if value else False
 
 
 def warm_redaction() -> None:
