@@ -32,6 +32,7 @@ from .errors import (
     StoreError,
     UntrustedCodeError,
 )
+from .options import check_seconds
 from .outcome import Event, EventKind, TaskOutcome, TaskRequest, TaskStatus
 from .snippet import Match, SaveOptions, Snippet
 
@@ -103,8 +104,9 @@ class Pipeline:
         """Run ``request`` to its end; errors end up in the outcome, not raised.
 
         Only bad input (:class:`TaskError`, :class:`ConfigurationError`, a
-        :class:`TransferError` for inputs that cannot be sent) and KeyboardInterrupt
-        propagate; everything that fails later is reported in
+        :class:`TransferError` for inputs that cannot be sent, a
+        :class:`KernelStartError` for a kernelspec that is not installed) and
+        KeyboardInterrupt propagate; everything that fails later is reported in
         the outcome and the run log.
         """
         from .run import describe_inputs
@@ -174,9 +176,13 @@ class Pipeline:
             if not request.allow_model:
                 raise ModelRequiredError(
                     f"the task needs the model (tier {match.tier}) but model calls are off")
+            if not request.dry_run:
+                # Before paying for a model call, make sure the code could run at all: a
+                # deadline, a kernel, inputs that can be sent (served code skips this: the
+                # runner reports the same errors, at no cost).
+                check_seconds(request.timeout, "timeout")
+                self.runner(request.kernel).check_kernel()
             if request.inputs and not request.dry_run:
-                # Before paying for a model call, make sure the inputs can be sent at all
-                # (served code skips this: the runner reports the same error, pickling once).
                 from .run import check_sendable
 
                 check_sendable(request.inputs)
@@ -191,7 +197,7 @@ class Pipeline:
                 else:
                     adaptation = adapter.generate(match.analysis, context=context,
                                                   on_text=on_text)
-            outcome.adaptations.append(adaptation)
+            self._adapted(outcome, emit, adaptation)
             outcome.code, outcome.evidence = adaptation.code, "model"
             outcome.origin = "adapted" if reference is not None else "generated"
             if match.proposal is not None and reference is not None:
@@ -260,7 +266,7 @@ class Pipeline:
                 repair = self.adapter(request.model).repair(
                     match.analysis, outcome.code, _error_text(result),
                     context=self._context(match), on_text=_text_relay(emit))
-            outcome.adaptations.append(repair)
+            self._adapted(outcome, emit, repair)
             if repair.code.strip() == outcome.code.strip():
                 # Running the same code again would fail the same way.
                 outcome.error = _run_error(result)
@@ -301,6 +307,13 @@ class Pipeline:
         outcome.saved = saved
         emit(Event(EventKind.SAVED, {"snippet": saved, "created": created}))
         return saved
+
+    def _adapted(self, outcome: TaskOutcome, emit: Emit, adaptation: Adaptation) -> None:
+        outcome.adaptations.append(adaptation)
+        if adaptation.redacted:  # the model saw <redacted> there: say why
+            kinds = ", ".join(sorted(set(adaptation.redacted)))
+            self._warn(outcome, emit, f"{len(adaptation.redacted)} secret(s) were redacted "
+                       f"from the request to the model: {kinds}")
 
     @staticmethod
     def _warn(outcome: TaskOutcome, emit: Emit, message: str) -> None:

@@ -209,6 +209,11 @@ async def test_server_sees_snippets_saved_by_another_cache(jp_fetch, writer, see
     ({"namespace": "bad namespace!"}, ["namespace"]),
     ({"namespace": "x' OR '1'='1"}, ["namespace"]),
     ({"q": "x" * 30_000}, []),
+    ({"limit": "nan"}, ["limit", "finite"]),
+    ({"limit": "inf"}, ["limit", "finite"]),
+    ({"limit": "999999999999"}, ["limit"]),
+    ({"limit": "2.5"}, ["limit", "whole"]),
+    ({"offset": "nan"}, ["offset"]),
 ])
 async def test_bad_queries_are_clear_400s(raw_fetch, seeded, params, words):
     response = await raw_fetch("snippets?" + urllib.parse.urlencode(params))
@@ -450,3 +455,25 @@ async def test_version_changes_with_every_write(jp_fetch, writer, seeded):
     assert second != first
     writer.vote(seeded[0].id, True)
     assert (await fetch_json(jp_fetch, "version"))["version"] != second
+
+
+# -- curation stays in scope -----------------------------------------------------------------
+
+@pytest.mark.parametrize(("method", "suffix", "body"), [
+    ("GET", "", None),
+    ("DELETE", "", None),
+    ("POST", "/vote", {"direction": "down"}),
+    ("PUT", "/tags", {"tags": ["t"]}),
+    ("GET", "/export", None),
+])
+async def test_a_snippet_of_another_namespace_needs_that_namespace_named(
+    raw_fetch, seeded, writer, method, suffix, body
+):
+    other = writer.save("Print the team motto", "print('ship it')", namespace="teamA").snippet
+    response = await raw_fetch(f"snippets/{other.id}{suffix}", method=method, body=body)
+    found = assert_json_error(response, 404, "teamA")
+    assert "namespace=teamA" in found["hint"]
+    assert writer.get(other.id, namespace="teamA").votes_down == 0  # nothing changed
+    named = await raw_fetch(f"snippets/{other.id}{suffix}?namespace=teamA", method=method,
+                            body=body)
+    assert named.code == 200, named.body[:300]

@@ -67,10 +67,10 @@ function panelCommands(inserter: NotebookInserter): IPanelCommands {
       Notification.success('Code copied.', { autoClose: 2000 });
     },
     exportFile: (snippet: ISnippet) => {
-      downloadSnippet(snippet.id).catch(error => report('export the snippet', error));
+      downloadSnippet(snippet.id, snippet.namespace).catch(error => report('export the snippet', error));
     },
     vote: (snippet: ISnippet, up: boolean) =>
-      voteSnippet(snippet.id, up).catch(error => report('record the vote', error)),
+      voteSnippet(snippet.id, up, snippet.namespace).catch(error => report('record the vote', error)),
     editTags: async (snippet: ISnippet) => {
       const answer = await InputDialog.getText({
         title: 'Tags (comma separated)',
@@ -83,7 +83,7 @@ function panelCommands(inserter: NotebookInserter): IPanelCommands {
         .split(',')
         .map(tag => tag.trim())
         .filter(tag => tag);
-      return setSnippetTags(snippet.id, tags).catch(error => report('set the tags', error));
+      return setSnippetTags(snippet.id, tags, snippet.namespace).catch(error => report('set the tags', error));
     },
     edit: async (snippet: ISnippet) => {
       const draft = await askDraft({
@@ -97,7 +97,7 @@ function panelCommands(inserter: NotebookInserter): IPanelCommands {
         return null;
       }
       try {
-        const saved = await editSnippet(snippet.id, draft);
+        const saved = await editSnippet(snippet.id, draft, snippet.namespace);
         if (saved.replaced) {
           Notification.success('Saved as a new version.', { autoClose: 3000 });
         }
@@ -117,7 +117,7 @@ function panelCommands(inserter: NotebookInserter): IPanelCommands {
         return false;
       }
       try {
-        await deleteSnippet(snippet.id);
+        await deleteSnippet(snippet.id, snippet.namespace);
         return true;
       } catch (error) {
         report('delete the snippet', error);

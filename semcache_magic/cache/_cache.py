@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..config import SemCache, resolve_namespace, search_namespaces, trusted_namespaces
-from ..errors import ConfigurationError, StoreError, TaskError
+from ..errors import (
+    AmbiguousIdError,
+    ConfigurationError,
+    SnippetNotFoundError,
+    StoreError,
+    TaskError,
+)
 from ..snippet import SOURCES, Match, RunRecord, SaveOptions, Snippet
 from ..store import SnippetStore, check_id
 from ..task import (
@@ -60,6 +66,11 @@ class ScoredSnippet:
     parts: dict[str, float]
 
 
+#: Ids sharing a typed prefix that are read to tell them apart (4 hex characters already
+#: single out one snippet in 65,536; more are listed only to say the prefix is ambiguous).
+_PREFIX_CANDIDATES = 50
+
+
 def code_hash(code: str) -> str:
     """Hash of the code with trailing white space ignored."""
     canonical = "\n".join(line.rstrip() for line in code.strip().splitlines())
@@ -101,6 +112,7 @@ class SnippetCache:
                 storage_options={str(k): str(v) for k, v in self.config.storage_options.items()},
                 optimize_every=self.config.optimize_every,
                 vector_index_min_rows=self.config.vector_index_min_rows,
+                timeout=self.config.store_timeout,
             )
             # Rows keyed by an older task analysis (another exact key) are re-keyed once,
             # so an upgrade does not turn every exact hit into a model call.
@@ -307,25 +319,36 @@ class SnippetCache:
         vectors = self.embedder.embed([s.task for s in snippets])
         return self._writable_store().add_many(list(zip(snippets, vectors, strict=True)))
 
-    def resolve_id(self, snippet_id: str) -> str:
-        """Accept a full id or an unambiguous prefix of at least 4 characters."""
+    def resolve_id(self, snippet_id: str, *, namespace: str | None = None) -> str:
+        """The full id of a snippet given by its id or a unique prefix (4+ characters).
+
+        Only snippets in the namespaces a lookup searches (or in ``namespace``, when given)
+        are found: curating another namespace's snippet (a vote, a tag, a delete) needs
+        that namespace named explicitly. A prefix that fits several lists them.
+        """
         check_id(snippet_id)
+        scope = self.namespaces(namespace)
         store = self.store
         try:
-            return store.get(snippet_id).id
-        except KeyError:
+            candidates = [store.get(snippet_id)]
+        except SnippetNotFoundError:
             if len(snippet_id) < 4:
                 raise
-            hits = store.find_id_prefix(snippet_id, limit=2)
-            if len(hits) == 1:
-                return hits[0].id
-            raise
+            candidates = store.find_id_prefix(snippet_id, limit=_PREFIX_CANDIDATES)
+        inside = [s for s in candidates if s.namespace in scope]
+        if len(inside) == 1:
+            return inside[0].id
+        if inside:
+            raise AmbiguousIdError.for_prefix(snippet_id, inside)
+        if candidates:
+            raise SnippetNotFoundError.outside(snippet_id, candidates[0].namespace, scope)
+        raise SnippetNotFoundError.for_id(snippet_id)
 
-    def get(self, snippet_id: str) -> Snippet:
-        return self.store.get(self.resolve_id(snippet_id))
+    def get(self, snippet_id: str, *, namespace: str | None = None) -> Snippet:
+        return self.store.get(self.resolve_id(snippet_id, namespace=namespace))
 
-    def delete(self, snippet_id: str) -> Snippet:
-        return self.store.delete(self.resolve_id(snippet_id))
+    def delete(self, snippet_id: str, *, namespace: str | None = None) -> Snippet:
+        return self.store.delete(self.resolve_id(snippet_id, namespace=namespace))
 
     def delete_many(self, ids: Sequence[str]) -> int:
         """Delete these snippets (full ids); returns how many rows went."""
@@ -335,14 +358,15 @@ class SnippetCache:
         """The snippets imported from notebooks into the save namespace."""
         return self.store.imported([resolve_namespace(namespace, self.config)])
 
-    def vote(self, snippet_id: str, up: bool) -> Snippet:
-        return self.store.vote(self.resolve_id(snippet_id), up)
+    def vote(self, snippet_id: str, up: bool, *, namespace: str | None = None) -> Snippet:
+        return self.store.vote(self.resolve_id(snippet_id, namespace=namespace), up)
 
-    def set_tags(self, snippet_id: str, tags: Sequence[str]) -> Snippet:
-        return self.store.set_tags(self.resolve_id(snippet_id), tags)
+    def set_tags(self, snippet_id: str, tags: Sequence[str], *,
+                 namespace: str | None = None) -> Snippet:
+        return self.store.set_tags(self.resolve_id(snippet_id, namespace=namespace), tags)
 
     def edit(self, snippet_id: str, *, task: str | None = None, code: str | None = None,
-             tags: Sequence[str] | None = None) -> SavedSnippet:
+             tags: Sequence[str] | None = None, namespace: str | None = None) -> SavedSnippet:
         """Change a snippet's task, code or tags (``None`` keeps what it has).
 
         New task or code make a new version: saved like any snippet (redacted, source
@@ -356,7 +380,7 @@ class SnippetCache:
         new_tags = list(old.tags if tags is None else tags)
         if new_task.strip() == old.task.strip() and code_hash(new_code) == old.code_hash:
             same = sorted({t.strip() for t in new_tags if t.strip()}) == old.tags
-            snippet = old if same else self.set_tags(old.id, new_tags)
+            snippet = old if same else self.set_tags(old.id, new_tags, namespace=old.namespace)
             return SavedSnippet(snippet, False, [])
         saved = self.save(new_task, new_code, SaveOptions(
             source="manual", namespace=old.namespace, input_schema=old.input_schema,

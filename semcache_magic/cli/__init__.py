@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..config import SemCache
-from ..errors import ModelRequiredError, SemcacheError
+from ..errors import ConfigurationError, ModelRequiredError, SemcacheError
 
 if TYPE_CHECKING:
     from ..cache import SnippetCache
@@ -46,6 +46,13 @@ class CliContext:
                  cache: SnippetCache | None = None) -> None:
         self.args = args
         store, namespace = getattr(args, "store", None), getattr(args, "namespace", None)
+        # An empty value would silently mean "the default": say so instead.
+        if store is not None and not store.strip():
+            raise ConfigurationError("--store is empty",
+                                     hint="give a directory or a URI, or leave --store out")
+        if namespace is not None and not namespace.strip():
+            raise ConfigurationError("--namespace is empty",
+                                     hint="give a namespace, or leave --namespace out")
         if config is None:
             config = SemCache().apply_env()
         elif store or namespace:  # options of this command only: the session keeps its own

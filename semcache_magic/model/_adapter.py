@@ -47,6 +47,7 @@ from ..errors import (
     ModelTimeoutError,
 )
 from . import _prompts as prompts
+from ._boundary import redacted_parts, sendable, too_long
 from ._usage import Usage, message_usage
 
 if TYPE_CHECKING:
@@ -113,6 +114,8 @@ class Adaptation:
     duration_s: float
     request_id: str | None
     stop_reason: str | None = None
+    #: Kinds of secrets removed from the request before it was sent (see ``_boundary``).
+    redacted: list[str] = field(default_factory=list)
     #: The model answered that the proposed substitution does the task as it is.
     confirmed: bool = False
 
@@ -152,17 +155,19 @@ class ClaudeAdapter:
         confirms it (``Adaptation.confirmed``; the code is the proposal) or corrects it.
         """
         schema, libraries = self._context(task, context)
+        (reference_task, reference_code, context_code), found = redacted_parts(
+            reference.task, reference.code, reference.context_code)
         content = prompts.adapt_message(
-            task, reference.task, reference.code, input_schema=schema, libraries=libraries,
+            task, reference_task, reference_code, input_schema=schema, libraries=libraries,
             proposal=proposal,
-            reference_context=reference.context_code,
+            reference_context=context_code,
             reference_free_names=reference.free_names,
         )
         # "Unchanged" means the reference as a program: an imported cell after its context.
         program = (f"{reference.context_code.rstrip()}\n\n{reference.code}"
                    if reference.context_code.strip() else reference.code)
         return self._call("adapt", content, on_text, reference_code=program, task=task,
-                          proposal=proposal)
+                          proposal=proposal, redacted=found)
 
     def generate(
         self, task: TaskAnalysis, *, context: CodeContext | None = None,
@@ -179,10 +184,11 @@ class ClaudeAdapter:
     ) -> Adaptation:
         """Fix ``code``, which failed in the kernel with ``error`` (a traceback)."""
         schema, libraries = self._context(task, context)
+        (code, error), found = redacted_parts(code, error)
         content = prompts.repair_message(
             task, code, error, input_schema=schema, libraries=libraries
         )
-        return self._call("repair", content, on_text)
+        return self._call("repair", content, on_text, redacted=found)
 
     def close(self) -> None:
         """Release the SDK client's connections (a new one is made on the next call)."""
@@ -204,11 +210,14 @@ class ClaudeAdapter:
         self, kind: str, content: list[dict[str, Any]], on_text: TextCallback | None, *,
         reference_code: str | None = None, task: TaskAnalysis | None = None,
         proposal: str | None = None,
+        redacted: list[str] | None = None,
     ) -> Adaptation:
         client = self._get_client()
         import anthropic
 
         cfg = self.config
+        content, more = sendable(content)
+        redacted = [*(redacted or []), *more]
         # No temperature: API version 2026-10-21 (SDK 2.x) rejects sampling parameters.
         params: dict[str, Any] = {
             "model": cfg.model,
@@ -222,7 +231,7 @@ class ClaudeAdapter:
                 message = client.messages.create(**params)
                 request_id = getattr(message, "_request_id", None)
             else:
-                message, request_id = _stream(client, params, on_text)
+                message, request_id = _stream(client, params, on_text, cfg.max_answer_chars)
         except anthropic.AnthropicError as exc:
             raise self._translate(exc) from exc
         except AdaptationError:
@@ -244,6 +253,8 @@ class ClaudeAdapter:
 
         # Only text blocks: thinking blocks, if a gateway adds them, are not the answer.
         text = "".join(b.text for b in message.content if isinstance(b, anthropic.types.TextBlock))
+        if len(text) > cfg.max_answer_chars:
+            raise too_long(cfg.max_answer_chars)
         stop_reason = getattr(message, "stop_reason", None)
         usage = message_usage(message, dict(cfg.prices))
         confirmed = proposal is not None and stop_reason != "refusal" and prompts.is_unchanged(
@@ -256,7 +267,7 @@ class ClaudeAdapter:
         return Adaptation(
             kind=kind, code=code, unchanged=unchanged, text=text, model=str(message.model),
             usage=usage, duration_s=round(duration, 4), request_id=request_id,
-            stop_reason=stop_reason, confirmed=confirmed,
+            stop_reason=stop_reason, confirmed=confirmed, redacted=redacted,
         )
 
     def _code(
@@ -365,11 +376,20 @@ class ClaudeAdapter:
         return error_class(message, hint=hint)
 
 
-def _stream(client: Any, params: dict[str, Any], on_text: TextCallback) -> tuple[Any, str | None]:
-    """Stream the answer, passing each text delta to ``on_text``; return the final message."""
+def _stream(client: Any, params: dict[str, Any], on_text: TextCallback,
+            limit: int) -> tuple[Any, str | None]:
+    """Stream the answer, passing each text delta to ``on_text``; return the final message.
+
+    An answer longer than ``limit`` characters is refused as it arrives (the stream is
+    closed): no endpoint can make us hold, show or run an unbounded program.
+    """
     callback: TextCallback | None = on_text
+    received = 0
     with client.messages.stream(**params) as stream:
         for chunk in stream.text_stream:
+            received += len(chunk)
+            if received > limit:
+                raise too_long(limit)
             if callback is None:
                 continue
             try:

@@ -64,6 +64,9 @@ class SemcacheMagics(Magics):
     def warm(self) -> None:
         """Load the model, open the store, start the kernel pool: in the background."""
         def work() -> None:
+            from ..task import warm_redaction
+
+            warm_redaction()  # detect-secrets loads in ~110 ms: not in the first task's time
             try:
                 pipeline = self.pipeline
                 pipeline.warm()
@@ -122,7 +125,10 @@ class SemcacheMagics(Magics):
 
         ``{name}`` in the task is kept as typed unless ``--expand`` is given.
         """
-        args = parse_argstring(self.cached_task, line)
+        try:
+            args = parse_argstring(self.cached_task, line)
+        except ValueError as exc:  # shlex: an unclosed quote
+            raise UsageError(f"%%cached_task: cannot read the options ({exc})") from None
         task = self.ip.var_expand(cell, depth=2) if args.expand else cell
         if not task.strip():
             raise UsageError("%%cached_task needs a task in the cell body, e.g. "
@@ -230,7 +236,8 @@ class SemcacheMagics(Magics):
             snippet = outcome.ran_snippet
             if snippet is None:
                 return "nothing to vote on"
-            voted = self.pipeline.cache.vote(snippet.id, up)
+            # The snippet that ran, wherever it came from (an explicit --namespace too).
+            voted = self.pipeline.cache.vote(snippet.id, up, namespace=snippet.namespace)
             return f"votes +{voted.votes_up} / -{voted.votes_down}"
 
         def save(outcome: Any) -> str:

@@ -7,10 +7,10 @@ route                                       verb    does
 ``&sort=recent|uses|votes|score``                   ``search_floor``; else a list (``recent``)
 ``snippets``                                POST    save ``{"task", "code", "tags"?,
                                                     "namespace"?}`` (source ``manual``)
-``snippets/{id}``                           GET     one snippet (ids may be unique prefixes)
-``snippets/{id}``                           PUT     edit ``{"task"?, "code"?, "tags"?}``: a new
+``snippets/{id}?namespace=``                GET     one snippet (ids may be unique prefixes)
+``snippets/{id}?namespace=``                PUT     edit ``{"task"?, "code"?, "tags"?}``: a new
                                                     version replaces it (see ``SnippetCache.edit``)
-``snippets/{id}``                           DELETE  delete it
+``snippets/{id}?namespace=``                DELETE  delete it
 ``snippets/{id}/vote``                      POST    ``{"direction": "up"|"down"}``
 ``snippets/{id}/tags``                      PUT     ``{"tags": ["a", "b"]}`` (replaces them)
 ``snippets/{id}/export``                    GET     the snippet as a ``.py`` download
@@ -20,6 +20,8 @@ route                                       verb    does
                                                     (cheap; the sidebar polls it)
 ==========================================  ======  =========================================
 
+Routes on one snippet act only on snippets in the namespaces a lookup searches, or in
+the ``namespace`` query argument when given (as the CLI's ``--namespace``).
 Every verb requires an authenticated user (an API request without one gets 403).
 Errors are JSON ``{"error": message, "hint": hint}``: 400 for a bad parameter or body,
 404 for an unknown or malformed id, 503 when the store or model cannot be reached,
@@ -45,6 +47,7 @@ from ..errors import (
     StoreUnavailableError,
     TaskError,
 )
+from ..options import check_count
 from ..share import render_script, safe_name
 from ..snippet import SaveOptions, Snippet
 from .service import CacheService
@@ -122,17 +125,18 @@ class SemcacheHandler(APIHandler):
         return tags
 
     def int_argument(self, name: str, default: int, low: int, high: int) -> int:
+        """A whole number, checked as the CLI's options are (one rule for every face)."""
         raw = self.get_argument(name, "").strip()
         if not raw:
             return default
         try:
-            value = int(raw)
-        except ValueError:
-            value = low - 1
-        if not low <= value <= high:
-            raise RequestFailed(400, f"{name}={raw[:40]!r} is not a whole number "
-                                     f"from {low} to {high}")
-        return value
+            return check_count(raw[:40], name, low=low, high=high) or 0
+        except ConfigurationError as err:
+            raise RequestFailed(400, err.message, err.hint) from None
+
+    def namespace_argument(self) -> str | None:
+        """The ``namespace`` query argument: the scope of a route on one snippet."""
+        return self.get_argument("namespace", "").strip() or None
 
     def send_json(self, data: Any) -> None:
         self.set_header("Content-Type", "application/json")
@@ -217,7 +221,8 @@ class SnippetHandler(SemcacheHandler):
 
     @tornado.web.authenticated
     async def get(self, snippet_id: str) -> None:
-        snippet = await self.call(self.service.cache.get, snippet_id)
+        snippet = await self.call(self.service.cache.get, snippet_id,
+                                  namespace=self.namespace_argument())
         self.send_json(snippet_json(snippet))
 
     @tornado.web.authenticated
@@ -227,13 +232,15 @@ class SnippetHandler(SemcacheHandler):
         edited = await self.call(
             self.service.cache.edit, snippet_id,
             task=self.text_field(body, "task", required=False),
-            code=self.text_field(body, "code", required=False), tags=self.tags_field(body))
+            code=self.text_field(body, "code", required=False), tags=self.tags_field(body),
+            namespace=self.namespace_argument())
         self.send_json({**snippet_json(edited.snippet), "replaced": edited.replaced,
                         "redacted": edited.redacted})
 
     @tornado.web.authenticated
     async def delete(self, snippet_id: str) -> None:
-        snippet = await self.call(self.service.cache.delete, snippet_id)
+        snippet = await self.call(self.service.cache.delete, snippet_id,
+                                  namespace=self.namespace_argument())
         self.send_json({"deleted": snippet.id})
 
 
@@ -246,7 +253,8 @@ class VoteHandler(SemcacheHandler):
         if direction not in ("up", "down"):
             raise RequestFailed(400, "direction must be \"up\" or \"down\"",
                                 'send {"direction": "up"}')
-        snippet = await self.call(self.service.cache.vote, snippet_id, direction == "up")
+        snippet = await self.call(self.service.cache.vote, snippet_id, direction == "up",
+                                  namespace=self.namespace_argument())
         self.send_json(snippet_json(snippet))
 
 
@@ -259,7 +267,8 @@ class TagsHandler(SemcacheHandler):
         if tags is None:
             raise RequestFailed(400, "tags must be a list of strings",
                                 'send {"tags": ["pandas", "cleaning"]}')
-        snippet = await self.call(self.service.cache.set_tags, snippet_id, tags)
+        snippet = await self.call(self.service.cache.set_tags, snippet_id, tags,
+                                  namespace=self.namespace_argument())
         self.send_json(snippet_json(snippet))
 
 
@@ -268,7 +277,8 @@ class ExportHandler(SemcacheHandler):
 
     @tornado.web.authenticated
     async def get(self, snippet_id: str) -> None:
-        snippet = await self.call(self.service.cache.get, snippet_id)
+        snippet = await self.call(self.service.cache.get, snippet_id,
+                                  namespace=self.namespace_argument())
         # safe_name keeps [a-z0-9_] only: nothing to quote, no path in the name.
         self.set_header("Content-Disposition",
                         f'attachment; filename="{safe_name(snippet.task)}.py"')

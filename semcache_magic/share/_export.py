@@ -30,6 +30,7 @@ anything is written, unless ``force``.
 from __future__ import annotations
 
 import ast
+import contextlib
 import datetime as dt
 import keyword
 import os
@@ -316,8 +317,12 @@ def _write_all(files: dict[Path, str], *, force: bool) -> list[Path]:
     for path, text in files.items():
         if path.is_dir() and not path.is_symlink():
             raise ExportConflictError(f"{path} is a directory", hint="export somewhere else")
-        if path.is_symlink() or (path.exists() and path.read_bytes() != text.encode()):
-            conflicts.append(path)
+        try:
+            if path.is_symlink() or (path.exists() and path.read_bytes() != text.encode()):
+                conflicts.append(path)
+        except OSError as exc:  # an unreadable file stands there
+            raise ConfigurationError(f"cannot read {path}: {exc.strerror or exc}",
+                                     hint="nothing was written; export elsewhere") from exc
     if conflicts and not force:
         shown = ", ".join(str(p) for p in conflicts[:5])
         more = f" and {len(conflicts) - 5} more" if len(conflicts) > 5 else ""
@@ -331,12 +336,13 @@ def _write_all(files: dict[Path, str], *, force: bool) -> list[Path]:
                 tmp.write_text(text, encoding="utf-8", newline="")
                 os.replace(tmp, path)
             elif not path.exists():
-                created.append(path)
                 with open(path, "x", encoding="utf-8", newline="") as handle:
+                    created.append(path)  # made: removed again if a later write fails
                     handle.write(text)
     except OSError as exc:
         for path in created:
-            path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                path.unlink()
         raise ConfigurationError(f"cannot write {exc.filename or 'the export'}: "
                                  f"{exc.strerror or exc}") from exc
     return list(files)
@@ -362,6 +368,8 @@ def export_snippets(
     """
     if fmt not in FORMATS:
         raise ConfigurationError(f"unknown export format {fmt!r}", hint=f"one of {FORMATS}")
+    if not str(to).strip():
+        raise ConfigurationError("the export target is empty", hint="give --to DIR")
     snippets = select_snippets(cache, ids=ids, query=query, namespace=namespace,
                                all_namespaces=all_namespaces, limit=limit)
     if not snippets:
@@ -377,7 +385,12 @@ def export_snippets(
         directory, file_name = target, _DEFAULT_FILE.get(fmt, "")
     if directory.exists() and not directory.is_dir():
         raise ConfigurationError(f"{directory} exists and is not a directory")
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot create the export directory {directory}: "
+                                 f"{exc.strerror or exc}",
+                                 hint="nothing was written; export somewhere writable") from exc
     if fmt == "script":
         files = {directory / f"{name}.py": render_script(s)
                  for s, name in zip(snippets, _unique_names(snippets), strict=True)}

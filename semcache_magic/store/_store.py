@@ -23,9 +23,11 @@ rows are searchable at once. :meth:`SnippetStore.maintain` folds them in every
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import re
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -35,7 +37,7 @@ import numpy as np
 from ..errors import ConfigurationError, SnippetNotFoundError, StoreError, StoreSchemaError
 from ..snippet import RunRecord, Snippet
 from . import _queries as queries
-from ._db import Database, check_id, in_list, is_local_uri, quote, reopening
+from ._db import Database, check_id, in_list, is_local_uri, quote, reopening, reopening_unbounded
 from ._records import (
     ADDED_COLUMNS,
     key_columns,
@@ -65,8 +67,9 @@ class SnippetStore:
         storage_options: dict[str, str] | None = None,
         optimize_every: int = 200,
         vector_index_min_rows: int = 50_000,
+        timeout: float | None = None,
     ) -> None:
-        self.db = Database(uri, storage_options=storage_options)
+        self.db = Database(uri, storage_options=storage_options, timeout=timeout)
         self.uri = self.db.uri
         # The vector size is only needed to create the table; reads take it from disk, so
         # the exact and slot tiers never have to load the embedding model.
@@ -327,15 +330,21 @@ class SnippetStore:
     def _after_write(self, count: int = 1) -> None:
         self._writes_since_optimize += count
         if self.optimize_every and self._writes_since_optimize >= self.optimize_every:
-            # Housekeeping must not fail the write that triggered it (that write is
-            # committed): on a shared object store another client may be compacting at
-            # the same moment (a retryable commit conflict). Try again after more writes.
-            try:
-                self.maintain()
-            except StoreError:
-                self._writes_since_optimize = 0
+            self._writes_since_optimize = 0
+            if self.db.timeout is None:
+                self._housekeeping()
+            else:  # an object store: compaction takes seconds, the save is done already
+                threading.Thread(target=self._housekeeping, name="semcache-optimize",
+                                 daemon=True).start()
 
-    @reopening
+    def _housekeeping(self) -> None:
+        # Housekeeping must not fail the write that triggered it (that write is
+        # committed): on a shared object store another client may be compacting at
+        # the same moment (a retryable commit conflict). Try again after more writes.
+        with contextlib.suppress(StoreError):
+            self.maintain()
+
+    @reopening_unbounded
     def maintain(self, *, build_vector_index: bool | None = None) -> dict[str, Any]:
         """Fold new rows into the indexes, compact, prune old versions; build the ANN
         index when the table has grown past ``vector_index_min_rows``."""

@@ -30,7 +30,14 @@ from ._params import (
     has_parameters_marker,
     inline_parameters,
 )
-from ._redact import PLACEHOLDER, Redaction, redact, redact_text
+from ._redact import (
+    PLACEHOLDER,
+    Redaction,
+    looks_like_secret,
+    redact,
+    redact_text,
+    warm_redaction,
+)
 from ._shapes import (
     STRUCTURAL_NUMBERS,
     ShapeChange,
@@ -61,6 +68,7 @@ __all__ = [
     "imported_libraries",
     "inline_parameters",
     "is_structural",
+    "looks_like_secret",
     "parse_cell",
     "plain_python",
     "redact",
@@ -71,4 +79,5 @@ __all__ = [
     "substitute",
     "value_class",
     "value_shape",
+    "warm_redaction",
 ]
