@@ -51,7 +51,7 @@ def test_snippets_keep_context_free_names_and_origin_with_secrets_redacted(
     assert connect.source == "imported" and connect.use_count == 0
     assert connect.context_code == 'import json\napi_key = "<redacted>"\nrates = [3, 5, 4]\n'
     assert SECRET not in json.dumps([s.to_dict() for s in snippets.values()])
-    assert next(i for i in report.items if i.cell.cell == 3).redacted == ["anthropic key"]
+    assert next(i for i in report.items if i.cell.cell == 3).redacted == ["anthropic-key"]
     assert mean.context_code == "import statistics\nrates = [3, 5, 4]\n"
     assert mean.libraries == ["statistics"] and mean.free_names == []
     assert outside.free_names == ["threshold"]

@@ -121,7 +121,9 @@ def test_the_magic_stores_and_sends_no_secret(ip: Any, model_env: ModelServer) -
 def test_import_of_a_notebook_stores_no_secret(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], real_embedder: Any
 ) -> None:
-    cells = [v4.new_markdown_cell(f"Print the {MARKER}"), v4.new_code_cell(f"print({MARKER!r})")]
+    # The control cell computes something: the importer skips cells that only display.
+    cells = [v4.new_markdown_cell(f"Shout the {MARKER}"),
+             v4.new_code_cell(f"shout = {MARKER!r}.upper() + '!'\nprint(shout)")]
     for item in CORPUS:
         text = item["text"]
         if item["where"] == "code" or text.lstrip().startswith(("!", "%")) or parses(text):

@@ -135,6 +135,11 @@ def _print_report(report: ImportReport, verbose: bool) -> None:
             print(f"{'skipped':<15} {count} cell(s): {reason}")
     for skip in (s for s in report.skipped if s.cell is None):  # every bad file, by name
         print(f"{'skipped file':<15} {skip.path}: {skip.reason}")
+    redacted = [item for item in report.items if item.redacted]
+    if redacted:  # always said: secrets were removed before anything was stored
+        kinds = Counter(kind for item in redacted for kind in item.redacted)
+        print(f"{'redacted':<15} {sum(kinds.values())} secret(s) in {len(redacted)} cell(s): "
+              + ", ".join(f"{kind} x{count}" for kind, count in kinds.most_common()))
     stored = len(report.items) - report.count("duplicate")
     print(f"{verb} {report.count('new')} snippet(s) from {len(report.harvest.files)} file(s); "
           f"{report.count('exists')} already stored, {len(cells)} cell(s) and "
