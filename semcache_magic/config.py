@@ -218,6 +218,18 @@ class SemCache(Configurable):
         help="onnxruntime threads for one embedding; 0 means half the cores, at most 4 (1 on "
         "a 2-core machine, where the notebook and its kernels share the cores).",
     ).tag(config=True)
+    embedding_service = Bool(
+        True,
+        help="Run the ONNX embedding model in one helper process per user, shared by every "
+        "kernel, the command line and the Jupyter server, instead of in each of them (keeps "
+        "~100 MB and the model's loading out of your kernel; Linux and macOS). It starts with "
+        "the first task that needs it. Env: SEMCACHE_EMBEDDING_SERVICE.",
+    ).tag(config=True, env="SEMCACHE_EMBEDDING_SERVICE")
+    embedding_service_idle = Float(
+        600.0,
+        help="Seconds the embedding service stays after its last client left (so the next "
+        "command-line call finds it loaded). Env: SEMCACHE_EMBEDDING_SERVICE_IDLE.",
+    ).tag(config=True, env="SEMCACHE_EMBEDDING_SERVICE_IDLE")
     vector_cache_rows = Int(
         200_000,
         help="Keep the vectors of the searched namespaces in memory (1.5 KB a snippet with "
@@ -226,8 +238,9 @@ class SemCache(Configurable):
         "namespaces are searched through LanceDB's index instead; 0 never keeps them.",
     ).tag(config=True)
     warm_embedder = Bool(
-        True, help="On %load_ext, load the embedding model, open the store and start the "
-        "kernel pool in a background thread, so the first task does not wait for them."
+        True, help="On %load_ext, start the kernel pool, open the store (importing lancedb), "
+        "load the embedding model and, when an API key is set, the Claude SDK, in a "
+        "background thread, so the first task does not wait for them."
     ).tag(config=True)
     ui = Unicode(
         "auto",

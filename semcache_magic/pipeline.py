@@ -79,10 +79,19 @@ class Pipeline:
         return self._adapters[key]
 
     def warm(self) -> None:
-        """Start the slow parts in the background: model load, kernel pool."""
-        if self.config.warm_embedder:
-            self.cache.embedder.warm()
+        """Load the slow parts, most needed first; blocks, so call it on a background thread.
+
+        The kernel pool (every run; the kernels start in their own processes), the store
+        (every lookup; the first open imports lancedb), the embedding model (semantic
+        lookups and saves; in its own thread, or the user's embedding service) and the
+        Claude SDK (only when a key is set). An exact or slot hit then waits for none of
+        the last two, and a first task after a short pause for nothing.
+        """
         self.runner().warm()
+        with contextlib.suppress(SemcacheError):  # the first real use reports it
+            self.cache.open()
+        self.cache.embedder.warm()
+        self.adapter().warm()
 
     def close(self) -> None:
         for adapter in self._adapters.values():
@@ -116,7 +125,8 @@ class Pipeline:
                     try:
                         outcome.match = self.cache.lookup(
                             analysis, namespace=request.namespace,
-                            threshold=request.threshold, top_k=request.top_k)
+                            threshold=request.threshold, top_k=request.top_k,
+                            on_wait=_waiting(emit, "searching"))
                     except StoreError as err:  # a broken cache must not cost the task
                         self._warn(outcome, emit, f"the cache is unavailable, so this "
                                    f"counts as a miss: {err.describe()}")
@@ -167,6 +177,8 @@ class Pipeline:
             stage = "adapting" if reference is not None else "generating"
             with _stage(emit, outcome, stage):
                 adapter, context = self.adapter(request.model), self._context(match)
+                if not adapter.ready:
+                    _waiting(emit, stage)("loading the Claude SDK…")
                 on_text = _text_relay(emit)
                 if reference is not None:
                     adaptation = adapter.adapt(match.analysis, reference, context=context,
@@ -193,6 +205,8 @@ class Pipeline:
             assert outcome.code is not None
             stage = "running" if outcome.repairs == 0 else f"running (repair {outcome.repairs})"
             with _stage(emit, outcome, stage, key="running"):
+                if not runner.pool_state().get("ready"):
+                    _waiting(emit, stage)("starting a kernel…")
                 result = runner.run(
                     outcome.code, timeout=request.timeout, inputs=request.inputs,
                     outputs=request.outputs, cwd=os.getcwd(),
@@ -292,6 +306,11 @@ class _stage:
         state = "finished" if exc[0] is None else "failed"
         self.emit(Event(EventKind.STAGE, {"stage": self.name, "state": state,
                                           "seconds": seconds}))
+
+
+def _waiting(emit: Emit, stage: str) -> Callable[[str], None]:
+    """Tells the faces what ``stage`` waits for (see the ``wait`` event)."""
+    return lambda detail: emit(Event(EventKind.WAIT, {"stage": stage, "detail": detail}))
 
 
 def _text_relay(emit: Emit) -> Callable[[str], None]:

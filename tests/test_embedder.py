@@ -35,6 +35,8 @@ pytestmark = pytest.mark.slow
 PACKAGE_PARENT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data"
 MIN_COSINE = 0.9999
+#: Embedding services started by these tests exit this many seconds after their last client.
+IDLE = 15.0
 #: Texts that trip tokenisers and pooling: casing, white space, accents, code, truncation.
 EDGE_TEXTS = [
     "SUBTRACT 17 FROM 250 AND PRINT THE DIFFERENCE",
@@ -105,7 +107,7 @@ def first_statuses() -> list[str]:
 
 @pytest.fixture(scope="session")
 def onnx_embedder(onnx_root: Path, first_statuses: list[str]) -> Embedder:
-    embedder = Embedder(onnx_dir=onnx_root, on_status=first_statuses.append)
+    embedder = Embedder(service_idle=IDLE, onnx_dir=onnx_root, on_status=first_statuses.append)
     embedder.embed_one("load the model")
     return embedder
 
@@ -144,7 +146,7 @@ def test_onnx_matches_sentence_transformers(
 
 def test_batch_equals_single(onnx_embedder: Embedder, onnx_root: Path) -> None:
     texts = _task_texts() + EDGE_TEXTS
-    uncached = Embedder(onnx_dir=onnx_root, query_cache_size=0)
+    uncached = Embedder(service_idle=IDLE, onnx_dir=onnx_root, query_cache_size=0)
     batch = uncached.embed(texts)
     single = np.vstack([uncached.embed_one(text) for text in texts])
     np.testing.assert_allclose(batch, single, atol=1e-5)
@@ -171,7 +173,7 @@ def test_second_construction_reuses_the_export(onnx_embedder: Embedder, onnx_roo
     (export,) = _export_dirs(onnx_root)
     mtime = (export / "model.onnx").stat().st_mtime_ns
     statuses: list[str] = []
-    again = Embedder(onnx_dir=onnx_root, on_status=statuses.append)
+    again = Embedder(service_idle=IDLE, onnx_dir=onnx_root, on_status=statuses.append)
     vector = again.embed_one("Print the factorial of 6")
     assert STATUS_EXPORTING not in statuses and again.export_report is None
     assert again.backend == "onnx"
@@ -193,7 +195,8 @@ def test_changed_model_gets_a_new_export(
     assert model_checksum(copy) != model_checksum(source)
 
     statuses: list[str] = []
-    changed = Embedder(str(copy), onnx_dir=onnx_root, on_status=statuses.append)
+    changed = Embedder(str(copy), service_idle=IDLE, onnx_dir=onnx_root,
+                       on_status=statuses.append)
     vector = changed.embed_one("Reverse the string 'notebook' and print it")
     assert STATUS_EXPORTING in statuses and changed.backend == "onnx"
     assert changed.name == str(copy)
@@ -231,7 +234,7 @@ def test_concurrent_exports_leave_one_complete_export(tmp_path: Path) -> None:
     code = (
         "import json, sys\n"
         "from semcache_magic.cache import Embedder\n"
-        f"e = Embedder(onnx_dir={str(tmp_path)!r})\n"
+        f"e = Embedder(onnx_dir={str(tmp_path)!r}, service_idle=5)\n"
         "v = e.embed_one('Print the even numbers below 20 as a list')\n"
         "print(json.dumps({'backend': e.backend, 'exported': e.export_report is not None,"
         " 'vector': v.tolist()}))\n"
@@ -273,12 +276,12 @@ def test_falls_back_when_onnxruntime_cannot_be_imported(
 def test_falls_back_when_the_export_fails(st_model: Any, tmp_path: Path) -> None:
     not_a_dir = tmp_path / "cache-is-a-file"
     not_a_dir.write_text("")
-    embedder = Embedder(onnx_dir=not_a_dir)
+    embedder = Embedder(service_idle=IDLE, onnx_dir=not_a_dir)
     vector = embedder.embed_one("Print the factorial of 6")
     assert embedder.backend == "sentence-transformers" and embedder.name == BUNDLED_MODEL
     assert "the ONNX export failed: cannot write the ONNX cache" in embedder.fallback_reason
     assert float(vector @ _truth(st_model, ["Print the factorial of 6"])[0]) >= 0.99999
-    strict = Embedder(onnx_dir=not_a_dir, backend="onnx")
+    strict = Embedder(service_idle=IDLE, onnx_dir=not_a_dir, backend="onnx")
     with pytest.raises(EmbeddingError, match="ONNX embedder is unavailable"):
         strict.embed_one("x")
     assert "failed" in strict.status
@@ -310,7 +313,7 @@ def test_import_and_construction_stay_light() -> None:
 
 def test_warm_loads_in_the_background(onnx_embedder: Embedder, onnx_root: Path) -> None:
     statuses: list[str] = []
-    embedder = Embedder(onnx_dir=onnx_root, on_status=statuses.append)
+    embedder = Embedder(service_idle=IDLE, onnx_dir=onnx_root, on_status=statuses.append)
     assert embedder.status == STATUS_IDLE and not embedder.loaded
     thread = embedder.warm()
     assert embedder.warm() is thread
@@ -321,7 +324,7 @@ def test_warm_loads_in_the_background(onnx_embedder: Embedder, onnx_root: Path) 
 
 def test_threads_share_one_load(onnx_embedder: Embedder, onnx_root: Path) -> None:
     statuses: list[str] = []
-    embedder = Embedder(onnx_dir=onnx_root, on_status=statuses.append)
+    embedder = Embedder(service_idle=IDLE, onnx_dir=onnx_root, on_status=statuses.append)
     texts = [f"Print the first {n} prime numbers" for n in range(8)]
     results: dict[int, np.ndarray] = {}
     barrier = threading.Barrier(len(texts))
@@ -341,7 +344,7 @@ def test_threads_share_one_load(onnx_embedder: Embedder, onnx_root: Path) -> Non
 
 
 def test_recent_queries_are_cached(onnx_root: Path, onnx_embedder: Embedder) -> None:
-    embedder = Embedder(onnx_dir=onnx_root, query_cache_size=2)
+    embedder = Embedder(service_idle=IDLE, onnx_dir=onnx_root, query_cache_size=2)
     first = embedder.embed_one("Print the factorial of 6")
     again = embedder.embed_one("Print the factorial of 6")
     assert list(embedder._recent._items) == ["Print the factorial of 6"]
@@ -434,3 +437,70 @@ def test_settings_reach_the_embedder(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="embedding_backend"):
         SemCache(embedding_backend="tensorflow")
     assert SemCache().apply_env({"SEMCACHE_EMBEDDING_BACKEND": "onnx"}).embedding_backend == "onnx"
+
+
+def test_processes_share_one_service_and_never_load_onnxruntime(
+    onnx_embedder: Embedder, onnx_root: Path
+) -> None:
+    code = (
+        "import json, sys\n"
+        "from semcache_magic.cache import Embedder\n"
+        f"e = Embedder(onnx_dir={str(onnx_root)!r}, service_idle={IDLE})\n"
+        "v = e.embed_one('Print the factorial of 6')\n"
+        "print(json.dumps({'pid': e.service_pid, 'backend': e.backend,"
+        " 'in_process': sorted({'onnxruntime', 'tokenizers', 'torch'} & set(sys.modules)),"
+        " 'vector': v.tolist()}))\n"
+    )
+    results = [_child_json(child) for child in [_run_child(code), _run_child(code)]]
+    assert onnx_embedder.service_pid is not None
+    assert [r["pid"] for r in results] == [onnx_embedder.service_pid] * 2
+    assert [r["in_process"] for r in results] == [[], []]
+    assert [r["backend"] for r in results] == ["onnx", "onnx"]
+    expected = onnx_embedder.embed_one("Print the factorial of 6")
+    np.testing.assert_allclose(results[0]["vector"], expected, atol=1e-6)
+
+
+def test_a_killed_service_is_started_again(onnx_embedder: Embedder, onnx_root: Path) -> None:
+    import signal
+    import time
+
+    embedder = Embedder(service_idle=IDLE, onnx_dir=onnx_root, query_cache_size=0)
+    before = embedder.embed_one("Print the factorial of 6")
+    pid = embedder.service_pid
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and Path(f"/proc/{pid}/status").exists() and (
+            "zombie" not in Path(f"/proc/{pid}/status").read_text()):
+        time.sleep(0.02)
+    after = embedder.embed_one("Print the factorial of 6")
+    assert embedder.service_pid not in (None, pid)
+    np.testing.assert_allclose(after, before, atol=1e-6)
+    assert onnx_embedder.embed_one("a text the fixture's embedder never saw").shape == (384,)
+
+
+def test_the_service_leaves_when_idle_and_without_a_service_it_runs_here(
+    onnx_embedder: Embedder, onnx_root: Path, tmp_path: Path
+) -> None:
+    import time
+
+    from semcache_magic.cache._embed_service import ServiceEncoder
+
+    export = next(p for p in _export_dirs(onnx_root) if p.name.startswith(BUNDLED_MODEL))
+    twin = tmp_path / "twin" / export.name  # another export path: its own service
+    twin.mkdir(parents=True)
+    for path in export.iterdir():
+        (twin / path.name).symlink_to(path)
+    encoder = ServiceEncoder(twin, idle=0.5)
+    assert encoder.encode(["Print the factorial of 6"]).shape == (1, 384)
+    assert encoder.path.exists()
+    encoder.close()
+    deadline = time.monotonic() + 15
+    while encoder.path.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not encoder.path.exists()
+
+    here = Embedder(onnx_dir=onnx_root, service=False)
+    np.testing.assert_allclose(here.embed_one("Print the factorial of 6"),
+                               onnx_embedder.embed_one("Print the factorial of 6"), atol=1e-6)
+    assert here.backend == "onnx" and here.service_pid is None

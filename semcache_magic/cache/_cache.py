@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +26,7 @@ from ..task import (
     redact,
     redact_text,
 )
-from ._embedder import Embedder, get_embedder
+from ._embedder import STATUS_LOADING, Embedder, get_embedder
 from ._lookup import lookup, rank_candidates
 from ._stats import run_stats
 
@@ -86,7 +86,8 @@ class SnippetCache:
             config = self.config
             self._embedder = get_embedder(
                 config.embedding_model, backend=config.embedding_backend,
-                onnx_dir=config.onnx_dir or None, threads=config.embedding_threads or None)
+                onnx_dir=config.onnx_dir or None, threads=config.embedding_threads or None,
+                service=config.embedding_service, service_idle=config.embedding_service_idle)
         return self._embedder
 
     @property
@@ -141,23 +142,57 @@ class SnippetCache:
         threshold: float | None = None,
         top_k: int | None = None,
         use_slots: bool | None = None,
+        on_wait: Callable[[str], None] | None = None,
     ) -> Match:
-        """Run the tiered lookup for ``task``."""
+        """Run the tiered lookup for ``task``.
+
+        ``on_wait`` is told, in words, what the lookup waits for when the store or the
+        embedding model is still loading (a first task right after ``%load_ext``).
+        """
         analysis = task if isinstance(task, TaskAnalysis) else self.analyse(
             task, input_schema=input_schema)
+        if on_wait is not None and not self.store.connected:
+            on_wait("opening the snippet store…")
         # Not embedded speculatively beside the exact probe: on two cores torch then
         # slows the probe, and exact hits are the path that must stay fastest.
         return lookup(
             analysis,
             store=self.store,
             namespaces=self.namespaces(namespace),
-            embed=self.embedder.embed_one,
+            embed=self._embed_telling(on_wait),
             threshold=self.config.threshold if threshold is None else threshold,
             top_k=self.config.top_k if top_k is None else top_k,
             use_slots=self.config.use_slots if use_slots is None else use_slots,
             text_weight=self.config.text_weight,
             quality_weight=self.config.quality_weight,
         )
+
+    def _embed_telling(self, on_wait: Callable[[str], None] | None) -> Callable[[str], Any]:
+        """``embed_one``, which first tells ``on_wait`` each loading step it waits for."""
+        embedder = self.embedder
+        if on_wait is None:
+            return embedder.embed_one
+        tell: Callable[[str], None] = on_wait
+
+        def embed(text: str) -> Any:
+            if embedder.loaded:
+                return embedder.embed_one(text)
+            said: list[str] = []
+
+            def relay(status: str) -> None:
+                if status.endswith("…") and status not in said:  # loading, exporting
+                    said.append(status)
+                    tell(status)
+
+            relay(embedder.status if embedder.status.endswith("…") else STATUS_LOADING)
+            with embedder.watching(relay):
+                return embedder.embed_one(text)
+
+        return embed
+
+    def open(self) -> None:
+        """Open the store now (the first open imports lancedb: seconds); warming calls it."""
+        self.store.count()
 
     def search(
         self, text: str, *, namespace: str | None = None, limit: int = 10

@@ -23,6 +23,7 @@ The default model is the all-MiniLM-L6-v2 copy bundled in the
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
 import os
 import threading
@@ -34,6 +35,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..errors import EmbeddingError
+from ._embed_service import ServiceEncoder, ServiceUnavailableError, service_supported
 from ._onnx_cache import (
     ExportFailedError,
     cache_root,
@@ -43,13 +45,13 @@ from ._onnx_cache import (
     run_export,
 )
 from ._onnx_model import OnnxEncoder, UnsupportedModelError, read_manifest, read_pipeline
+from ._st_encoder import SENTENCE_TRANSFORMERS, SentenceTransformersEncoder
 
 __all__ = ["BUNDLED_MODEL", "Embedder", "get_embedder"]
 
 #: The name we record for the bundled model (in snippet provenance and store metadata).
 BUNDLED_MODEL = "all-MiniLM-L6-v2"
 ONNX = "onnx"
-SENTENCE_TRANSFORMERS = "sentence-transformers"
 
 STATUS_IDLE = "embedding model not loaded"
 STATUS_LOADING = "loading the embedding model…"
@@ -117,26 +119,6 @@ class _RecentVectors:
                 self._items.popitem(last=False)
 
 
-class _SentenceTransformersEncoder:
-    """The fallback backend: a loaded ``SentenceTransformer``."""
-
-    kind = SENTENCE_TRANSFORMERS
-
-    def __init__(self, model: Any) -> None:
-        self.model = model
-        getter = getattr(model, "get_embedding_dimension", None) or (
-            model.get_sentence_embedding_dimension
-        )
-        self.dim = int(getter())
-
-    def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
-        vectors = self.model.encode(
-            list(texts), batch_size=batch_size, normalize_embeddings=True,
-            convert_to_numpy=True, show_progress_bar=False,
-        )
-        return np.asarray(vectors, dtype=np.float32)
-
-
 class Embedder:
     """A lazily loaded sentence-embedding model producing unit-length float32 vectors.
 
@@ -144,8 +126,12 @@ class Embedder:
     all-MiniLM-L6-v2. ``backend`` is ``"auto"`` (ONNX, else sentence-transformers),
     ``"onnx"`` (no fallback: fail instead) or ``"sentence-transformers"``. ``onnx_dir``
     overrides where exports are cached (else ``$SEMCACHE_ONNX_DIR``, else the user cache
-    dir); ``threads`` sets onnxruntime's intra-op threads. ``on_status`` is called with
-    each progress text (from the loading thread; it must not call :meth:`embed`).
+    dir); ``threads`` sets onnxruntime's intra-op threads. With ``service`` (and Unix
+    sockets), the ONNX model runs in the user's embedding service process, shared with
+    other kernels and exiting after ``service_idle`` seconds without a client (see
+    :mod:`._embed_service`); else, or when it cannot start, in this process. ``on_status``
+    is called with each progress text (from the loading thread; it must not call
+    :meth:`embed`).
     """
 
     def __init__(
@@ -159,6 +145,8 @@ class Embedder:
         threads: int | None = None,
         on_status: Callable[[str], None] | None = None,
         query_cache_size: int = 256,
+        service: bool = True,
+        service_idle: float = 600.0,
     ) -> None:
         if backend not in ("auto", ONNX, SENTENCE_TRANSFORMERS):
             raise ValueError(f"backend must be auto, onnx or sentence-transformers: {backend!r}")
@@ -169,6 +157,10 @@ class Embedder:
         self.onnx_dir = onnx_dir
         self.threads = threads
         self.on_status = on_status
+        self._listeners: list[Callable[[str], None]] = []
+        self._lock_listeners = threading.Lock()
+        self.service = service
+        self.service_idle = service_idle
         #: Why sentence-transformers serves instead of ONNX ("" when ONNX does).
         self.fallback_reason = ""
         #: The export child's report when this embedder made the export, else None.
@@ -197,6 +189,12 @@ class Embedder:
         return encoder.kind if encoder is not None else ""
 
     @property
+    def service_pid(self) -> int | None:
+        """The embedding service's process id when it serves this embedder, else None."""
+        encoder = self._encoder
+        return encoder.pid if isinstance(encoder, ServiceEncoder) else None
+
+    @property
     def status(self) -> str:
         """One line a UI can show: not loaded, loading, exporting, ready, failed."""
         return self._status
@@ -221,13 +219,29 @@ class Embedder:
         with contextlib.suppress(EmbeddingError):
             self._load()
 
+    @contextlib.contextmanager
+    def watching(self, callback: Callable[[str], None]) -> Iterator[None]:
+        """Also call ``callback`` with each status while inside: a task waiting for the
+        model can say what it waits for (loading, or a first export)."""
+        with self._lock_listeners:
+            self._listeners.append(callback)
+        try:
+            yield
+        finally:
+            with self._lock_listeners:
+                self._listeners.remove(callback)
+
     def _set_status(self, text: str) -> None:
         self._status = text
-        if self.on_status is not None:
+        with self._lock_listeners:
+            callbacks = [self.on_status, *self._listeners]
+        for callback in callbacks:
+            if callback is None:
+                continue
             try:
-                self.on_status(text)
+                callback(text)
             except Exception:  # a broken progress display must not break embedding
-                logger.debug("on_status callback failed", exc_info=True)
+                logger.debug("status callback failed", exc_info=True)
 
     def _load(self) -> _Encoder:
         encoder = self._encoder
@@ -275,11 +289,10 @@ class Embedder:
         return self._open_sentence_transformers()
 
     def _open_onnx(self) -> _Encoder:
-        try:
-            import onnxruntime  # noqa: F401
-            import tokenizers  # noqa: F401
-        except ImportError as exc:
-            raise _NoOnnxError(f"onnxruntime is not installed ({exc})", expected=True) from exc
+        # Looked up, not imported: with the embedding service they never load in this process.
+        missing = [name for name in ("onnxruntime", "tokenizers") if not _importable(name)]
+        if missing:
+            raise _NoOnnxError(f"{' and '.join(missing)} is not installed", expected=True)
         if self.model_spec:
             model_dir = resolve_model_dir(self.model_spec)
             if model_dir is None:
@@ -299,31 +312,20 @@ class Embedder:
             except ExportFailedError as exc:
                 raise _NoOnnxError(f"the ONNX export failed: {exc}") from exc
             self._set_status(STATUS_LOADING)
+        if self.service and service_supported():
+            try:
+                return ServiceEncoder(target, threads=self.threads, idle=self.service_idle)
+            except (ServiceUnavailableError, OSError) as exc:
+                _log_once(logging.WARNING, f"embedding in this process: {exc}")
         try:
             return OnnxEncoder(target, threads=self.threads)
         except Exception as exc:  # a damaged file surfaces as one of ORT's many error types
             raise _NoOnnxError(f"cannot load the ONNX export in {target}: {exc}") from exc
 
     def _open_sentence_transformers(self) -> _Encoder:
-        path = self.model_spec or _bundled_model_path()
-        try:
-            from sentence_transformers import SentenceTransformer
-        except ImportError as exc:
-            raise EmbeddingError(
-                "neither onnxruntime nor sentence-transformers can embed here"
-                + (f" ({self.fallback_reason})" if self.fallback_reason else ""),
-                hint="pip install onnxruntime (or torch==2.13.0 sentence-transformers)",
-            ) from exc
-        try:
-            with _quiet_loading():
-                model = SentenceTransformer(path, device=self.device)
-        except Exception as exc:  # OSError, ValueError, HF errors: all mean "cannot load"
-            raise EmbeddingError(
-                f"cannot load the embedding model {path!r}: {exc}",
-                hint="set SemCache.embedding_model to a local sentence-transformers "
-                "model directory (no hub downloads happen here)",
-            ) from exc
-        return _SentenceTransformersEncoder(model)
+        return SentenceTransformersEncoder.load(
+            self.model_spec or _bundled_model_path(), device=self.device,
+            why_not_onnx=self.fallback_reason)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length float32 vectors, one row per text."""
@@ -357,6 +359,13 @@ class Embedder:
         return self.embed([text])[0]
 
 
+def _importable(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def _log_once(level: int, message: str) -> None:
     with _logged_lock:
         if message in _logged_reasons:
@@ -365,24 +374,7 @@ def _log_once(level: int, message: str) -> None:
     logger.log(level, "semcache: %s", message)
 
 
-@contextlib.contextmanager
-def _quiet_loading() -> Iterator[None]:
-    """Hide transformers' "Loading weights" bar (it lands in the user's cell output)."""
-    try:
-        from transformers.utils import logging as hf_logging
-    except ImportError:
-        yield
-        return
-    was_enabled = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            hf_logging.enable_progress_bar()
-
-
-_shared: dict[tuple[str, str, str, int], Embedder] = {}
+_shared: dict[tuple[Any, ...], Embedder] = {}
 _shared_lock = threading.Lock()
 
 
@@ -392,11 +384,14 @@ def get_embedder(
     backend: str = "auto",
     onnx_dir: str | os.PathLike[str] | None = None,
     threads: int | None = None,
+    service: bool = True,
+    service_idle: float = 600.0,
 ) -> Embedder:
     """The process-wide embedder for these settings (loaded at most once)."""
-    key = (model, backend, str(onnx_dir or ""), int(threads or 0))
+    key = (model, backend, str(onnx_dir or ""), int(threads or 0), service, service_idle)
     with _shared_lock:
         if key not in _shared:
             _shared[key] = Embedder(model, backend=backend, onnx_dir=onnx_dir or None,
-                                    threads=threads or None)
+                                    threads=threads or None, service=service,
+                                    service_idle=service_idle)
         return _shared[key]

@@ -34,6 +34,7 @@ __all__ = [
     "cache_root",
     "export_dir_for",
     "model_checksum",
+    "package_root",
     "resolve_model_dir",
     "run_export",
 ]
@@ -173,7 +174,7 @@ def _remove_stale_tmp(root: Path) -> None:
             continue
 
 
-def _package_root() -> Path:
+def package_root() -> Path:
     """The sys.path entry our package is imported from (the child must import it too)."""
     depth = (__package__ or "").count(".") + 1
     return Path(__file__).resolve().parents[depth]
@@ -189,7 +190,7 @@ def run_export(model_dir: Path, target: Path, *, timeout: float = 900.0) -> dict
     env = dict(os.environ)
     env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
     env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(_package_root()), env.get("PYTHONPATH", "")) if p
+        p for p in (str(package_root()), env.get("PYTHONPATH", "")) if p
     )
     command = [
         sys.executable, "-m", f"{__package__}._onnx_export",

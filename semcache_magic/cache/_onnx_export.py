@@ -33,6 +33,7 @@ from ._onnx_model import (
     MANIFEST_FILE,
     MODEL_FILE,
     TOKENIZER_FILE,
+    WEIGHTS_FILE,
     OnnxEncoder,
     UnsupportedModelError,
     read_manifest,
@@ -87,6 +88,15 @@ def _export_graph(hf_model: Any, names: list[str], sample: dict[str, Any], path:
         )
 
 
+def _move_weights_out(path: Path) -> None:
+    """Rewrite the graph with its weights in :data:`WEIGHTS_FILE` beside it."""
+    import onnx
+
+    graph = onnx.load(str(path))
+    onnx.save_model(graph, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location=WEIGHTS_FILE, size_threshold=1024)
+
+
 def export(model_dir: Path, out: Path) -> dict[str, Any]:
     """Write the export of ``model_dir`` into the empty directory ``out``; return the manifest."""
     started = time.perf_counter()
@@ -118,6 +128,7 @@ def export(model_dir: Path, out: Path) -> dict[str, Any]:
     )
     graph_started = time.perf_counter()
     _export_graph(transformer.auto_model, names, sample, out / MODEL_FILE)
+    _move_weights_out(out / MODEL_FILE)
     graph_seconds = time.perf_counter() - graph_started
 
     # Our own copy without the file's fixed padding/truncation (128 for MiniLM): the encoder
@@ -142,7 +153,8 @@ def export(model_dir: Path, out: Path) -> dict[str, Any]:
             "transformers": transformers.__version__,
             "sentence_transformers": sentence_transformers.__version__,
         },
-        "files": {name: (out / name).stat().st_size for name in (MODEL_FILE, TOKENIZER_FILE)},
+        "files": {name: (out / name).stat().st_size
+                  for name in (MODEL_FILE, WEIGHTS_FILE, TOKENIZER_FILE)},
     }
     _write_manifest(out, manifest)
 
@@ -173,6 +185,8 @@ def _write_manifest(out: Path, manifest: dict[str, Any]) -> None:
 def publish(tmp: Path, target: Path) -> None:
     """Move the finished export into place; if another process got there first, keep theirs."""
     os.chmod(tmp, 0o755)  # mkdtemp makes 0700; a shared cache dir should stay readable
+    for path in tmp.iterdir():
+        os.chmod(path, 0o644)  # onnx writes the weights file 0600
     try:
         os.rename(tmp, target)  # atomic; fails if target exists and is not empty
         return

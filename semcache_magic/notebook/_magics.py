@@ -12,6 +12,7 @@ their arguments and render; the work is done by :class:`~semcache_magic.pipeline
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import Any
 
@@ -58,14 +59,10 @@ class SemcacheMagics(Magics):
             return self._pipeline
 
     def warm(self) -> None:
-        """Load the model, open the store, start the kernel pool: in the background."""
+        """Start the kernel pool, open the store, load the model: in the background."""
         def work() -> None:
-            try:
-                pipeline = self.pipeline
-                pipeline.warm()
-                pipeline.cache.count()
-            except SemcacheError:
-                pass  # the first real use reports it, with its hint
+            with contextlib.suppress(SemcacheError):  # the first real use reports it
+                self.pipeline.warm()
 
         threading.Thread(target=work, name="semcache-warm", daemon=True).start()
 

@@ -75,6 +75,11 @@ class SnippetStore:
         self._writes_since_optimize = 0
         self.table_dim: int | None = None
 
+    @property
+    def connected(self) -> bool:
+        """Whether the database is open (the first open imports lancedb: seconds)."""
+        return self.db.connected
+
     # -- tables ----------------------------------------------------------------
 
     def _table(self, name: str, *, create: bool = True) -> Any:

@@ -109,6 +109,9 @@ class TaskWidget:
                 f"{seconds * 1000:.0f} ms" if seconds is not None and seconds < 1
                 else f"{seconds or 0:.1f} s") + (" ✗" if data["state"] == "failed" else "")
             self.stage_line.value = self._stage_html()
+        elif event.kind == "wait":  # shown until the stage finishes
+            self.stages[data["stage"].split(" (")[0]] = f"… {data['detail']}"
+            self.stage_line.value = self._stage_html()
         elif event.kind == "match":
             self._show_match(data["match"])
         elif event.kind == "model_text":
