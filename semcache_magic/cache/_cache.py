@@ -99,6 +99,7 @@ class SnippetCache:
                 storage_options={str(k): str(v) for k, v in self.config.storage_options.items()},
                 optimize_every=self.config.optimize_every,
                 vector_index_min_rows=self.config.vector_index_min_rows,
+                vector_cache_rows=self.config.vector_cache_rows,
             )
         return self._store
 
@@ -380,7 +381,9 @@ class SnippetCache:
         return self.store.count(None if all_namespaces else self.namespaces(namespace))
 
     def maintain(self, *, build_vector_index: bool | None = None) -> dict[str, Any]:
-        return self._writable_store().maintain(build_vector_index=build_vector_index)
+        # An existing table needs no vector size, so no embedding model is loaded for it.
+        store = self.store if self.store.exists() else self._writable_store()
+        return store.maintain(build_vector_index=build_vector_index)
 
     def stats(self) -> dict[str, Any]:
         """Snippet counts per namespace and source (run statistics come from the run log)."""

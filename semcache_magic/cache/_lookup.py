@@ -187,13 +187,18 @@ def lookup(
 
     if embed is None:
         return Match(tier="miss", analysis=analysis)
-    vector = np.asarray(embed(analysis.task), dtype=np.float32)
+    embedded: list[np.ndarray] = []
+
+    def vector_of_task() -> np.ndarray:
+        # Called by the store once its full-text query is under way: they overlap.
+        embedded.append(np.asarray(embed(analysis.task), dtype=np.float32))
+        return embedded[0]
+
     k = max(1, top_k)
-    candidates = [
-        (snippet, similarity)
-        for snippet, similarity in store.hybrid_search(vector, analysis.task, namespaces, k)
-        if snippet.language == analysis.language
-    ]
+    nearest = store.hybrid_search(vector_of_task, analysis.task, namespaces, k)
+    vector = embedded[0] if embedded else vector_of_task()  # no table yet: a save needs it
+    candidates = [(snippet, similarity) for snippet, similarity in nearest
+                  if snippet.language == analysis.language]
     ranked = rank_candidates(
         analysis, candidates, text_weight=text_weight,
         quality_weight=quality_weight, now=now,

@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -35,6 +35,7 @@ from ..errors import ConfigurationError, SnippetNotFoundError, StoreError, Store
 from ..snippet import RunRecord, Snippet
 from . import _queries as queries
 from ._db import Database, check_id, in_list, is_local_uri, quote, reopening
+from ._mirror import TableMirror
 from ._records import (
     ADDED_COLUMNS,
     run_row,
@@ -63,6 +64,7 @@ class SnippetStore:
         storage_options: dict[str, str] | None = None,
         optimize_every: int = 200,
         vector_index_min_rows: int = 50_000,
+        vector_cache_rows: int = 200_000,
     ) -> None:
         self.db = Database(uri, storage_options=storage_options)
         self.uri = self.db.uri
@@ -74,6 +76,9 @@ class SnippetStore:
         self.vector_index_min_rows = vector_index_min_rows
         self._writes_since_optimize = 0
         self.table_dim: int | None = None
+        #: The snippets' catalog and the searched namespaces' vectors in memory, for
+        #: listings, namespaces and semantic lookups (see _mirror).
+        self.mirror = TableMirror(vector_cache_rows)
 
     @property
     def connected(self) -> bool:
@@ -299,6 +304,11 @@ class SnippetStore:
         return queries.by_ids(table, [check_id(i) for i in ids])
 
     @reopening
+    def exists(self) -> bool:
+        """Whether the snippets table exists (nothing has been saved when it does not)."""
+        return self._table(self.SNIPPETS, create=False) is not None
+
+    @reopening
     def get(self, snippet_id: str) -> Snippet:
         table = self._table(self.SNIPPETS, create=False)
         if table is None:
@@ -363,27 +373,34 @@ class SnippetStore:
 
     @reopening
     def hybrid_search(
-        self, vector: np.ndarray, text: str, namespaces: Sequence[str], k: int
+        self, vector: np.ndarray | Callable[[], np.ndarray], text: str,
+        namespaces: Sequence[str], k: int,
     ) -> list[tuple[Snippet, float]]:
         """Nearest snippets by vector *or* full text, each with its cosine similarity.
 
-        Two phases, because reading whole rows is what costs at 100k rows: the ANN
-        and BM25 queries fetch only ids, then one query reads the few candidate rows.
-        Similarity is recomputed exactly from the stored vectors (the ANN index is
-        quantised).
+        ``vector`` may be a function computing it (the embedding): the full-text query
+        then runs meanwhile. Vector candidates are exact, from the in-memory vectors of
+        the searched namespaces (see :mod:`._mirror`) unless they hold more than
+        ``vector_cache_rows`` snippets; similarity is the exact cosine of the stored
+        vectors either way.
         """
         table = self._table(self.SNIPPETS, create=False)
         if table is None:
             return []
-        query = np.asarray(vector, dtype=np.float32)
-        if len(query) != self.table_dim:
-            raise StoreSchemaError(
-                f"the store {self.uri!r} holds {self.table_dim}-d vectors but the embedder "
-                f"makes {len(query)}-d ones"
-            )
+
+        def query() -> np.ndarray:
+            given = np.asarray(vector() if callable(vector) else vector, dtype=np.float32)
+            if len(given) != self.table_dim:
+                raise StoreSchemaError(
+                    f"the store {self.uri!r} holds {self.table_dim}-d vectors but the "
+                    f"embedder makes {len(given)}-d ones")
+            return given
+
         with self.db.translate("search the store"):
-            return queries.nearest(table, query, text, f"namespace IN {in_list(namespaces)}",
-                                   max(1, k), int(self.table_dim or len(query)))
+            return queries.nearest(
+                table, query if callable(vector) else query(), text,
+                f"namespace IN {in_list(namespaces)}", max(1, k), namespaces=namespaces,
+                mirror=self.mirror)
 
     @reopening
     def list_snippets(
@@ -400,9 +417,9 @@ class SnippetStore:
             return []
         if sort not in queries.SORTS:
             raise ConfigurationError(f"unknown sort {sort!r}", hint="use recent, uses or votes")
-        where = f"namespace IN {in_list(namespaces)}" if namespaces else None
         with self.db.translate("list snippets"):
-            return queries.listing(table, where, limit=limit, offset=offset, sort=sort)
+            return queries.listing(table, self.mirror, namespaces or None, limit=limit,
+                                   offset=offset, sort=sort)
 
     @reopening
     def namespaces(self) -> list[str]:
@@ -411,7 +428,7 @@ class SnippetStore:
         if table is None:
             return []
         with self.db.translate("list namespaces"):
-            return queries.namespaces(table)
+            return self.mirror.namespaces(table)
 
     @reopening
     def count(self, namespaces: Sequence[str] | None = None) -> int:
@@ -443,3 +460,4 @@ class SnippetStore:
 
     def close(self) -> None:
         self.db.close()
+        self.mirror = TableMirror(self.mirror.vector_rows)  # frees its memory
