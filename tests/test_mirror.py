@@ -206,3 +206,20 @@ def test_listings_rank_every_row_and_follow_other_writers(
     other.close()
     assert cache.stored_namespaces() == [mine]
     assert cache.list_snippets(namespace="project:x") == []
+
+
+def test_rows_that_moved_since_the_last_look_are_read_by_id(
+    cache: SnippetCache, store_uri: str
+) -> None:
+    from semcache_magic.store._queries import rows_of
+
+    ids = _fill(cache, _unit(np.random.default_rng(5), 5))
+    store = cache.store
+    cache.list_snippets()  # the mirror now knows every row id
+    other = SnippetCache(SemCache(store=store_uri), embedder=cache.embedder)
+    other.record_use(ids[0], success=True)  # moves the row: its old row id is gone
+    other.close()
+    table = store._table(store.SNIPPETS)
+    rows = rows_of(table, ids, ["id", "use_count"], store.mirror).to_pylist()
+    assert sorted(r["id"] for r in rows) == sorted(ids)
+    assert {r["id"]: r["use_count"] for r in rows}[ids[0]] == 1

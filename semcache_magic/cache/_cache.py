@@ -154,8 +154,8 @@ class SnippetCache:
             task, input_schema=input_schema)
         if on_wait is not None and not self.store.connected:
             on_wait("opening the snippet store…")
-        # Not embedded speculatively beside the exact probe: on two cores torch then
-        # slows the probe, and exact hits are the path that must stay fastest.
+        # Not embedded speculatively beside the exact probe: an exact or slot hit would
+        # leave the model busy on a core the run in the isolated kernel needs next.
         return lookup(
             analysis,
             store=self.store,

@@ -50,39 +50,51 @@ def by_prefix(table: Any, prefix: str, limit: int) -> list[Snippet]:
 
 
 def nearest(table: Any, query: np.ndarray | Callable[[], np.ndarray], text: str, where: str,
-            limit: int, *, namespaces: Sequence[str] = (),
-            mirror: TableMirror | None = None) -> list[tuple[Snippet, float]]:
-    """Nearest snippets by vector *or* full text, each with its cosine similarity.
+            limit: int, *, namespaces: Sequence[str] = (), mirror: TableMirror | None = None,
+            outlines: bool = False) -> list[tuple[Snippet, float]]:
+    """Nearest snippets by vector *or* full text, each with its cosine similarity, best
+    first.
 
     ``query`` is the task's unit vector, or a function computing it (the embedding):
     then the full-text query runs on a background thread meanwhile (LanceDB releases
-    the GIL). The vector candidates come from ``mirror`` (exact, in memory) when it holds
-    the vectors of ``namespaces``, else from LanceDB's vector index. Then one query reads
-    the few candidate rows, and similarity is computed from their stored vectors.
+    the GIL). When ``mirror`` holds the vectors of ``namespaces``, the vector candidates
+    and every similarity come from memory (exact); with ``outlines`` the snippets are
+    then the mirror's outlines (no code: :func:`rows_of` reads the full row of the one
+    chosen), and no row is read at all. Otherwise the candidate ids come from LanceDB's
+    vector index and one read fetches their rows, similarity computed from the stored
+    vectors (the index is quantised).
     """
     words = " ".join(re.findall(r"\w+", text))[:1000]
     text_job = _background().submit(_text_ids, table, words, where, limit) if (
         words and callable(query)) else None
     vector = query() if callable(query) else query
-    ids = mirror.nearest_ids(table, vector, namespaces, 2 * limit) if (
-        mirror is not None) else None
-    if ids is None:
-        ids = _vector_ids(table, vector, where, 2 * limit)
-    text_ids = text_job.result() if text_job is not None else (
-        _text_ids(table, words, where, limit) if words else [])
-    ids += [i for i in text_ids if i not in ids]
-    if not ids:
-        return []
-    found = table.search().where(f"id IN {in_list(ids)}").select(
-        [*SNIPPET_COLUMNS, "vector"]).limit(4 * len(ids)).to_arrow()
-    # Vectors as one numpy block: converting 384 floats a row to Python lists costs ms.
-    dim = found.schema.field("vector").type.list_size
-    stored = found.column("vector").combine_chunks().values.to_numpy(
-        zero_copy_only=False).reshape(-1, dim)
-    similarities = stored @ vector
-    rows = found.drop_columns(["vector"]).to_pylist()
-    return dedupe_scored([(from_row(r), float(sim))
-                          for r, sim in zip(rows, similarities, strict=True)])
+
+    def text_ids() -> list[str]:
+        if text_job is not None:
+            return text_job.result()
+        return _text_ids(table, words, where, limit) if words else []
+
+    held = mirror.candidates(table, vector, namespaces, 2 * limit, also=text_ids()) if (
+        mirror is not None and outlines) else None
+    scored: list[tuple[Snippet, float]] = []
+    if held is not None:
+        scored, ids = held  # ids: full-text matches the mirror holds no vector for
+    else:
+        found_ids = mirror.nearest_ids(table, vector, namespaces, 2 * limit) if (
+            mirror is not None) else None
+        ids = found_ids if found_ids is not None else _vector_ids(table, vector, where,
+                                                                  2 * limit)
+        ids += [i for i in text_ids() if i not in ids]
+    if ids:
+        found = rows_of(table, ids, [*SNIPPET_COLUMNS, "vector"], mirror)
+        # Vectors as one numpy block: converting 384 floats a row to Python lists costs ms.
+        dim = found.schema.field("vector").type.list_size
+        stored = found.column("vector").combine_chunks().values.to_numpy(
+            zero_copy_only=False).reshape(-1, dim)
+        rows = found.drop_columns(["vector"]).to_pylist()
+        scored += [(from_row(r), float(sim)) for r, sim in zip(rows, stored @ vector,
+                                                                strict=True)]
+    return dedupe_scored(scored)
 
 
 _pool: ThreadPoolExecutor | None = None
@@ -90,11 +102,11 @@ _pool_lock = threading.Lock()
 
 
 def _background() -> ThreadPoolExecutor:
-    """Threads for queries that run beside the embedding."""
+    """Threads for a full-text query that runs while the caller embeds the task."""
     global _pool
     with _pool_lock:
         if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="semcache-store")
+            _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="semcache-store")
         return _pool
 
 
@@ -127,8 +139,30 @@ def listing(table: Any, mirror: TableMirror, namespaces: Sequence[str] | None, *
     """Snippets in the order ``sort`` names (a key of :data:`SORTS`): the mirror ranks
     the ids in memory, then one query reads just those rows."""
     ids = mirror.ranked_ids(table, namespaces, sort, offset, limit)
-    found = {s.id: s for s in by_ids(table, ids)}
+    if not ids:
+        return []
+    rows = rows_of(table, ids, SNIPPET_COLUMNS, mirror).to_pylist()
+    found = {s.id: s for s in dedupe([from_row(r) for r in rows])}
     return [found[i] for i in ids if i in found]
+
+
+def rows_of(table: Any, ids: Sequence[str], columns: list[str],
+            mirror: TableMirror | None) -> Any:
+    """The rows of ``ids`` (not empty) as an Arrow table (``columns`` must include ``id``):
+    by the row ids the mirror remembers, then by id for the rows that moved since."""
+    import pyarrow as pa
+
+    parts, got = [], set()
+    known = mirror.row_ids(ids) if mirror is not None else {}
+    if known:
+        taken = table.take_row_ids(list(known.values())).select(columns).to_arrow()
+        parts.append(taken)
+        got = set(taken.column("id").to_pylist())
+    rest = [i for i in ids if i not in got]
+    if rest:  # a duplicate id can have several rows: room for them
+        parts.append(table.search().where(f"id IN {in_list(rest)}").select(columns).limit(
+            4 * len(rest)).to_arrow())
+    return parts[0] if len(parts) == 1 else pa.concat_tables(parts)
 
 
 def facets(table: Any) -> list[dict[str, Any]]:

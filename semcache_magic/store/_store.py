@@ -38,6 +38,9 @@ from ._db import Database, check_id, in_list, is_local_uri, quote, reopening
 from ._mirror import TableMirror
 from ._records import (
     ADDED_COLUMNS,
+    SNIPPET_COLUMNS,
+    dedupe,
+    from_row,
     run_row,
     run_schema,
     snippet_schema,
@@ -318,12 +321,14 @@ class SnippetStore:
 
     @reopening
     def get_many(self, ids: Sequence[str]) -> list[Snippet]:
-        """The stored snippets among ``ids`` in one query (unknown ids are left out)."""
+        """The stored snippets among ``ids`` in one read (unknown ids are left out)."""
         table = self._table(self.SNIPPETS, create=False)
         if table is None or not ids:
             return []
         with self.db.translate("read snippets"):
-            return self._get_rows(table, ids)
+            rows = queries.rows_of(table, [check_id(i) for i in ids], SNIPPET_COLUMNS,
+                                   self.mirror)
+            return dedupe([from_row(r) for r in rows.to_pylist()])
 
     @reopening
     def find_id_prefix(self, prefix: str, limit: int = 5) -> list[Snippet]:
@@ -374,7 +379,7 @@ class SnippetStore:
     @reopening
     def hybrid_search(
         self, vector: np.ndarray | Callable[[], np.ndarray], text: str,
-        namespaces: Sequence[str], k: int,
+        namespaces: Sequence[str], k: int, *, outlines: bool = False,
     ) -> list[tuple[Snippet, float]]:
         """Nearest snippets by vector *or* full text, each with its cosine similarity.
 
@@ -382,7 +387,9 @@ class SnippetStore:
         then runs meanwhile. Vector candidates are exact, from the in-memory vectors of
         the searched namespaces (see :mod:`._mirror`) unless they hold more than
         ``vector_cache_rows`` snippets; similarity is the exact cosine of the stored
-        vectors either way.
+        vectors either way. With ``outlines``, snippets may come as outlines: the fields
+        ranking reads, with an empty ``code`` and ``task``; :meth:`get_many` reads the
+        whole of the one chosen.
         """
         table = self._table(self.SNIPPETS, create=False)
         if table is None:
@@ -400,7 +407,7 @@ class SnippetStore:
             return queries.nearest(
                 table, query if callable(vector) else query(), text,
                 f"namespace IN {in_list(namespaces)}", max(1, k), namespaces=namespaces,
-                mirror=self.mirror)
+                mirror=self.mirror, outlines=outlines)
 
     @reopening
     def list_snippets(
