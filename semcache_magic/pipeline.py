@@ -78,19 +78,22 @@ class Pipeline:
             self._adapters[key] = ClaudeAdapter(config)
         return self._adapters[key]
 
-    def warm(self) -> None:
+    def warm(self, *, between: Callable[[], object] | None = None) -> None:
         """Load the slow parts, most needed first; blocks, so call it on a background thread.
 
-        The kernel pool (every run; the kernels start in their own processes), the store
-        (every lookup; the first open imports lancedb), the embedding model (semantic
-        lookups and saves; in its own thread, or the user's embedding service) and the
-        Claude SDK (only when a key is set). An exact or slot hit then waits for none of
-        the last two, and a first task after a short pause for nothing.
+        First what every task needs: the kernel pool (its kernels start in their own
+        processes) and the store (the first open imports lancedb). Then the embedding
+        model, which semantic lookups and saves need (it loads in its own thread, or in
+        the user's embedding service). Then ``between`` is called -- the magic waits there
+        while a first task runs -- and the Claude SDK is imported (only when a key is set):
+        ~1-2 s of Python holding the GIL, which a first exact hit must not wait behind.
         """
         self.runner().warm()
         with contextlib.suppress(SemcacheError):  # the first real use reports it
             self.cache.open()
         self.cache.embedder.warm()
+        if between is not None:
+            between()
         self.adapter().warm()
 
     def close(self) -> None:

@@ -41,6 +41,8 @@ class SemcacheMagics(Magics):
         self.settings = config
         self._pipeline: Any = None
         self._lock = threading.Lock()
+        self._idle = threading.Event()  # set while no %%cached_task runs
+        self._idle.set()
         self.last_view: Any = None  # the widget or text view of the latest run
 
     @property
@@ -62,7 +64,7 @@ class SemcacheMagics(Magics):
         """Start the kernel pool, open the store, load the model: in the background."""
         def work() -> None:
             with contextlib.suppress(SemcacheError):  # the first real use reports it
-                self.pipeline.warm()
+                self.pipeline.warm(between=self._idle.wait)
 
         threading.Thread(target=work, name="semcache-warm", daemon=True).start()
 
@@ -154,10 +156,13 @@ class SemcacheMagics(Magics):
             elif view is not None:
                 view(event)
 
+        self._idle.clear()
         try:
             outcome = self.pipeline.run(request, on_event=on_event)
         except (TaskError, ConfigurationError) as err:
             raise UsageError(err.describe()) from None
+        finally:
+            self._idle.set()
         if view is not None:
             view.finish(outcome)
         if outcome.status == "cancelled":
