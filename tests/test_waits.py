@@ -82,3 +82,32 @@ def test_the_text_view_prints_a_wait() -> None:
     TextView(out)(Event(EventKind.WAIT, {"stage": "searching",
                                          "detail": "loading the embedding model…"}))
     assert out.getvalue() == "semcache: searching: loading the embedding model…\n"
+
+
+def test_warming_opens_the_store_and_the_model_and_leaves_the_sdk_for_after_a_task(
+    tmp_path: Path, real_embedder: Embedder, model_env: ModelServer, kernel_runner: Any
+) -> None:
+    import threading
+    import time
+
+    pipeline, embedder = _fresh_pipeline(_seeded(tmp_path, real_embedder), kernel_runner)
+    first_task_done = threading.Event()
+    reached: list[bool] = []
+
+    def between() -> None:  # where the magic waits while a first task runs
+        reached.append(pipeline.cache.store.connected)
+        first_task_done.wait(timeout=60)
+
+    warming = threading.Thread(target=pipeline.warm, kwargs={"between": between})
+    warming.start()
+    deadline = time.monotonic() + 60
+    while not reached and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert reached == [True]
+    assert not pipeline.adapter().ready  # the SDK waits for the first task
+    first_task_done.set()
+    warming.join(timeout=60)
+    assert pipeline.adapter().ready
+    embedder.warm().join(timeout=60)
+    assert embedder.loaded
+    pipeline.close()
