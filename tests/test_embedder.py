@@ -504,3 +504,15 @@ def test_the_service_leaves_when_idle_and_without_a_service_it_runs_here(
     np.testing.assert_allclose(here.embed_one("Print the factorial of 6"),
                                onnx_embedder.embed_one("Print the factorial of 6"), atol=1e-6)
     assert here.backend == "onnx" and here.service_pid is None
+
+
+def test_a_prefetched_text_is_handed_to_embed_one(onnx_embedder: Embedder,
+                                                 onnx_root: Path) -> None:
+    text = "Print the first 11 square numbers"
+    assert onnx_embedder.prefetch(text)
+    np.testing.assert_allclose(onnx_embedder.embed_one(text), onnx_embedder.embed([text])[0],
+                               atol=1e-6)
+    assert not onnx_embedder._ahead  # claimed
+    here = Embedder(onnx_dir=onnx_root, service=False)
+    here.embed_one("load")
+    assert not here.prefetch(text)  # in this process it would compete with the caller

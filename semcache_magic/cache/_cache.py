@@ -154,8 +154,7 @@ class SnippetCache:
             task, input_schema=input_schema)
         if on_wait is not None and not self.store.connected:
             on_wait("opening the snippet store…")
-        # Not embedded speculatively beside the exact probe: an exact or slot hit would
-        # leave the model busy on a core the run in the isolated kernel needs next.
+        self._embed_early(analysis, self.namespaces(namespace))
         return lookup(
             analysis,
             store=self.store,
@@ -167,6 +166,18 @@ class SnippetCache:
             text_weight=self.config.text_weight,
             quality_weight=self.config.quality_weight,
         )
+
+    def _embed_early(self, analysis: TaskAnalysis, namespaces: Sequence[str]) -> None:
+        """Start embedding the task while the exact and slot tiers probe the store, when
+        the store has no snippet with its exact or template hash (the semantic tier will
+        need the vector). Only the embedding service can do that without slowing the
+        probe; a guess that fails leaves the model a few milliseconds of work there."""
+        prefetch = getattr(self.embedder, "prefetch", None)
+        if prefetch is None or not getattr(self.embedder, "loaded", False):
+            return
+        hashes = [analysis.task_hash(ns) for ns in namespaces] + [analysis.template_hash]
+        if self.store.mirror.may_match(hashes) is False:
+            prefetch(analysis.task)
 
     def _embed_telling(self, on_wait: Callable[[str], None] | None) -> Callable[[str], Any]:
         """``embed_one``, which first tells ``on_wait`` each loading step it waits for."""

@@ -29,6 +29,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -171,6 +172,9 @@ class Embedder:
         self._lock = threading.Lock()
         self._warm_thread: threading.Thread | None = None
         self._recent = _RecentVectors(query_cache_size)
+        self._ahead: dict[str, Future[np.ndarray]] = {}  # prefetched texts
+        self._ahead_lock = threading.Lock()
+        self._helper: ThreadPoolExecutor | None = None
 
     @property
     def name(self) -> str:
@@ -356,7 +360,32 @@ class Embedder:
 
     def embed_one(self, text: str) -> np.ndarray:
         """The unit-length float32 vector of one text (recent texts come from a cache)."""
+        with self._ahead_lock:
+            ahead = self._ahead.pop(text, None)
+        if ahead is not None:
+            return np.array(ahead.result(), copy=True)
         return self.embed([text])[0]
+
+    def prefetch(self, text: str) -> bool:
+        """Start embedding ``text`` now, on a helper thread, for a later :meth:`embed_one`.
+
+        Only when the model is loaded in the embedding service: it computes in its own
+        process while this one does something else (a lookup probes the store). Returns
+        whether it started.
+        """
+        if self.service_pid is None:
+            return False
+        with self._ahead_lock:
+            if text in self._ahead:
+                return True
+            if self._helper is None:
+                self._helper = ThreadPoolExecutor(max_workers=1,
+                                                  thread_name_prefix="semcache-embed")
+            # One pending text at most: an unclaimed one (a lookup that did not need it)
+            # must not pile up.
+            self._ahead.clear()
+            self._ahead[text] = self._helper.submit(lambda: self.embed([text])[0])
+        return True
 
 
 def _importable(name: str) -> bool:

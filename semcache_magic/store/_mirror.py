@@ -45,7 +45,7 @@ _FRAGMENT_SHIFT = 32  # a row address is fragment id << 32 | offset in the fragm
 _FETCH_CHUNK = 500
 _CATALOG = ["id", "namespace", "template", "language", "created_at", "updated_at",
             "last_used_at", "use_count", "success_count", "failure_count", "votes_up",
-            "votes_down", "_rowaddr", "_rowid"]
+            "votes_down", "task_hash", "template_hash", "_rowaddr", "_rowid"]
 #: Arrow column -> catalog array, for the counts.
 _COUNTS = {"use_count": "uses", "success_count": "successes", "failure_count": "failures",
            "votes_up": "up", "votes_down": "down"}
@@ -71,6 +71,7 @@ class TableMirror:
         self._physical = 0  # rows in the table, duplicates included
         self._ids: list[str] = []
         self._templates: list[str] = []
+        self._hashes: set[str] = set()  # task and template hashes ever seen (see may_match)
         self._row: dict[str, int] = {}
         self._names: list[str] = []  # namespace and language codes -> their names
         self._codes: dict[str, int] = {}
@@ -85,6 +86,7 @@ class TableMirror:
         self._matrix = np.zeros((0, 0), dtype=np.float32)
         self._owner = np.zeros(0, dtype=np.int32)  # matrix row -> catalog row
         self._held = 0  # matrix rows in use
+        self._keep_memo: tuple[Any, np.ndarray | None] | None = None
 
     @property
     def vector_count(self) -> int:
@@ -142,14 +144,24 @@ class TableMirror:
         scores = np.einsum("ij,j->i", self._matrix[:self._held],
                            query.astype(np.float32, copy=False))
         owners = self._owner[:self._held]
-        keep = self._keep(namespaces)[owners]
-        scores[~keep] = -np.inf
-        k = min(limit, int(keep.sum()))
+        keep = self._held_keep(namespaces)
+        if keep is not None:
+            scores[~keep] = -np.inf
+        k = min(limit, self._held if keep is None else int(keep.sum()))
         if k == 0:
             return []
-        best = np.argpartition(-scores, k - 1)[:k]
+        best = np.argpartition(scores, len(scores) - k)[-k:]
         best = best[np.argsort(-scores[best], kind="stable")]
         return [self._ids[owners[i]] for i in best]
+
+    def _held_keep(self, namespaces: Sequence[str]) -> np.ndarray | None:
+        """Which held vectors belong to live snippets of ``namespaces`` (None: all of
+        them); remembered until the next change, as every lookup asks the same."""
+        key = (frozenset(namespaces), self._held, self.version)
+        if self._keep_memo is None or self._keep_memo[0] != key:
+            keep = self._keep(namespaces)[self._owner[:self._held]]
+            self._keep_memo = (key, None if keep.all() else keep)
+        return self._keep_memo[1]
 
     def candidates(
         self, table: Any, query: np.ndarray, namespaces: Sequence[str], limit: int,
@@ -187,6 +199,15 @@ class TableMirror:
             success_count=int(cols["successes"][row]),
             failure_count=int(cols["failures"][row]), votes_up=int(cols["up"][row]),
             votes_down=int(cols["down"][row]))
+
+    def may_match(self, hashes: Sequence[str]) -> bool | None:
+        """Whether a snippet with one of these task or template hashes was ever seen; None
+        before the mirror first read the table. A guess from the last look (no version
+        check, so it costs nothing): the exact and slot tiers ask the store itself."""
+        with self._lock:
+            if self.version is None:
+                return None
+            return any(h in self._hashes for h in hashes)
 
     def row_ids(self, ids: Sequence[str]) -> dict[str, int]:
         """LanceDB row ids of ``ids`` as last seen: reading rows by row id skips the id
@@ -254,6 +275,8 @@ class TableMirror:
             for name in ("namespace", "language"):
                 cols[name][rows] = [self._code(value or "") for value in
                                     listing.column(name).to_pylist()]
+            for name in ("task_hash", "template_hash"):
+                self._hashes.update(listing.column(name).to_pylist())
             for row, template in zip(rows.tolist(), listing.column("template").to_pylist(),
                                      strict=True):
                 self._templates[row] = template or ""
@@ -305,6 +328,7 @@ class TableMirror:
         self._matrix = np.zeros((0, 0), dtype=np.float32)
         self._owner = np.zeros(0, dtype=np.int32)
         self._held = 0
+        self._keep_memo = None
         self._cols["vector"][:] = -1
 
     def _fetch_vectors(self, table: Any) -> None:
@@ -353,3 +377,4 @@ class TableMirror:
         self._owner[start:start + count] = rows
         self._cols["vector"][rows] = np.arange(start, start + count, dtype=np.int32)
         self._held += count
+        self._keep_memo = None
