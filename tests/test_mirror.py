@@ -223,3 +223,20 @@ def test_rows_that_moved_since_the_last_look_are_read_by_id(
     rows = rows_of(table, ids, ["id", "use_count"], store.mirror).to_pylist()
     assert sorted(r["id"] for r in rows) == sorted(ids)
     assert {r["id"]: r["use_count"] for r in rows}[ids[0]] == 1
+
+
+def test_the_probe_skips_its_query_only_while_nothing_changed(
+    cache: SnippetCache, store_uri: str
+) -> None:
+    _fill(cache, _unit(np.random.default_rng(6), 20))
+    assert cache.lookup("Sort the list of prices descending").tier in ("semantic", "miss")
+    store = cache.store
+    table = store._table(store.SNIPPETS)
+    new = cache.analyse("Print the answer 42")
+    hashes = [new.task_hash(cache.namespaces()[0]), new.template_hash]
+    assert store.mirror.surely_absent(table, hashes)  # in step, never seen: no query
+    other = SnippetCache(SemCache(store=store_uri), embedder=cache.embedder)
+    other.save("Print the answer 42", "print(42)")
+    other.close()
+    assert not store.mirror.surely_absent(table, hashes)  # the table moved on
+    assert cache.lookup("print the answer 42").tier == "exact"

@@ -154,11 +154,12 @@ class SnippetCache:
             task, input_schema=input_schema)
         if on_wait is not None and not self.store.connected:
             on_wait("opening the snippet store…")
-        self._embed_early(analysis, self.namespaces(namespace))
+        namespaces = self.namespaces(namespace)
+        self._embed_early(analysis, namespaces)
         return lookup(
             analysis,
             store=self.store,
-            namespaces=self.namespaces(namespace),
+            namespaces=namespaces,
             embed=self._embed_telling(on_wait),
             threshold=self.config.threshold if threshold is None else threshold,
             top_k=self.config.top_k if top_k is None else top_k,
@@ -169,9 +170,10 @@ class SnippetCache:
 
     def _embed_early(self, analysis: TaskAnalysis, namespaces: Sequence[str]) -> None:
         """Start embedding the task while the exact and slot tiers probe the store, when
-        the store has no snippet with its exact or template hash (the semantic tier will
-        need the vector). Only the embedding service can do that without slowing the
-        probe; a guess that fails leaves the model a few milliseconds of work there."""
+        the store had no snippet with its exact or template hash as the mirror last saw
+        it (the semantic tier will need the vector). Only in the embedding service, whose
+        process computes beside this one's probe; a wrong guess leaves it a few
+        milliseconds of work."""
         prefetch = getattr(self.embedder, "prefetch", None)
         if prefetch is None or not getattr(self.embedder, "loaded", False):
             return

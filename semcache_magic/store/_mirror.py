@@ -163,22 +163,16 @@ class TableMirror:
             self._keep_memo = (key, None if keep.all() else keep)
         return self._keep_memo[1]
 
-    def candidates(
-        self, table: Any, query: np.ndarray, namespaces: Sequence[str], limit: int,
-        also: Sequence[str] = (),
-    ) -> tuple[list[tuple[Snippet, float]], list[str]] | None:
-        """The ``limit`` nearest snippets of ``namespaces`` and the snippets ``also`` names
-        (full-text matches), as *outlines* -- the fields ranking reads (template, language,
-        times, counts, votes; no code) -- each with its exact cosine. Also the ids of
-        ``also`` the mirror holds no vector for. None when the vectors are not held."""
+    def outlines(self, ids: Sequence[str], query: np.ndarray, namespaces: Sequence[str],
+                 ) -> tuple[list[tuple[Snippet, float]], list[str]]:
+        """``ids`` (right after :meth:`nearest_ids`, and full-text matches) as *outlines*
+        -- the fields ranking reads (template, language, times, counts, votes; no code) --
+        each with its exact cosine; and the ids the mirror holds no vector for."""
         with self._lock:
-            ids = self._nearest(table, query, namespaces, limit)
-            if ids is None:
-                return None
             vector_of, alive = self._cols["vector"], self._cols["alive"]
             wanted = set(namespaces)
             found, missing = [], []
-            for snippet_id in dict.fromkeys([*ids, *also]):
+            for snippet_id in dict.fromkeys(ids):
                 row = self._row.get(snippet_id)
                 if row is None or not alive[row] or vector_of[row] < 0 or (
                         self._names[self._cols["namespace"][row]] not in wanted):
@@ -199,6 +193,15 @@ class TableMirror:
             success_count=int(cols["successes"][row]),
             failure_count=int(cols["failures"][row]), votes_up=int(cols["up"][row]),
             votes_down=int(cols["down"][row]))
+
+    def surely_absent(self, table: Any, hashes: Sequence[str]) -> bool:
+        """True when the mirror is in step with ``table`` (same version: ~0.1 ms to ask)
+        and no snippet ever had one of these task or template hashes: then no row has
+        them now, and the exact and slot probe needs no query."""
+        with self._lock:
+            return (table is self._table and self.version is not None
+                    and int(table.version) == self.version
+                    and not any(h in self._hashes for h in hashes))
 
     def may_match(self, hashes: Sequence[str]) -> bool | None:
         """Whether a snippet with one of these task or template hashes was ever seen; None

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from ._mirror import TableMirror
 
 __all__ = ["SORTS", "by_ids", "by_prefix", "facets", "listing", "matching", "nearest",
-           "run_rows"]
+           "rows_of", "run_rows"]
 
 #: Listing orders: newest first (by last update), most used first, best voted first (ties:
 #: the newer first). The mirror ranks by them (see ``TableMirror.ranked_ids``).
@@ -56,13 +56,13 @@ def nearest(table: Any, query: np.ndarray | Callable[[], np.ndarray], text: str,
     first.
 
     ``query`` is the task's unit vector, or a function computing it (the embedding):
-    then the full-text query runs on a background thread meanwhile (LanceDB releases
-    the GIL). When ``mirror`` holds the vectors of ``namespaces``, the vector candidates
-    and every similarity come from memory (exact); with ``outlines`` the snippets are
-    then the mirror's outlines (no code: :func:`rows_of` reads the full row of the one
-    chosen), and no row is read at all. Otherwise the candidate ids come from LanceDB's
-    vector index and one read fetches their rows, similarity computed from the stored
-    vectors (the index is quantised).
+    then the full-text query runs on a background thread meanwhile (LanceDB releases the
+    GIL). When ``mirror`` holds the vectors of ``namespaces``, the vector candidates and
+    every similarity come from memory (exact); with ``outlines`` the snippets are then
+    the mirror's outlines (no code: the caller reads the full row of the one it chooses)
+    and no row is read here. Otherwise
+    the candidate ids come from LanceDB's vector index and one read fetches their rows,
+    similarity computed from the stored vectors (the index is quantised).
     """
     words = " ".join(re.findall(r"\w+", text))[:1000]
     text_job = _background().submit(_text_ids, table, words, where, limit) if (
@@ -74,18 +74,15 @@ def nearest(table: Any, query: np.ndarray | Callable[[], np.ndarray], text: str,
             return text_job.result()
         return _text_ids(table, words, where, limit) if words else []
 
-    held = mirror.candidates(table, vector, namespaces, 2 * limit, also=text_ids()) if (
-        mirror is not None and outlines) else None
+    ids = mirror.nearest_ids(table, vector, namespaces, 2 * limit) if (
+        mirror is not None) else None
     scored: list[tuple[Snippet, float]] = []
-    if held is not None:
-        scored, ids = held  # ids: full-text matches the mirror holds no vector for
+    if mirror is not None and ids is not None and outlines:
+        scored, ids = mirror.outlines([*ids, *text_ids()], vector, namespaces)
     else:
-        found_ids = mirror.nearest_ids(table, vector, namespaces, 2 * limit) if (
-            mirror is not None) else None
-        ids = found_ids if found_ids is not None else _vector_ids(table, vector, where,
-                                                                  2 * limit)
+        ids = ids if ids is not None else _vector_ids(table, vector, where, 2 * limit)
         ids += [i for i in text_ids() if i not in ids]
-    if ids:
+    if ids:  # no outline for these: read their rows
         found = rows_of(table, ids, [*SNIPPET_COLUMNS, "vector"], mirror)
         # Vectors as one numpy block: converting 384 floats a row to Python lists costs ms.
         dim = found.schema.field("vector").type.list_size
@@ -102,7 +99,8 @@ _pool_lock = threading.Lock()
 
 
 def _background() -> ThreadPoolExecutor:
-    """Threads for a full-text query that runs while the caller embeds the task."""
+    """Threads for reads that run while the caller does something else (a full-text
+    query while the task is embedded; LanceDB releases the GIL while it reads)."""
     global _pool
     with _pool_lock:
         if _pool is None:

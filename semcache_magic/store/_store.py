@@ -374,6 +374,9 @@ class SnippetStore:
             return []
         where = f"({' OR '.join(wanted)}) AND namespace IN {in_list(namespaces)}"
         with self.db.translate("look up the task"):
+            hashes = [v for values in columns.values() for v in values]
+            if self.mirror.surely_absent(table, hashes):  # a new task: no query needed
+                return []
             return queries.matching(table, where, limit)
 
     @reopening
@@ -408,6 +411,7 @@ class SnippetStore:
                 table, query if callable(vector) else query(), text,
                 f"namespace IN {in_list(namespaces)}", max(1, k), namespaces=namespaces,
                 mirror=self.mirror, outlines=outlines)
+
 
     @reopening
     def list_snippets(
