@@ -124,8 +124,10 @@ def summarise(path: str | Path) -> list[tuple[str, str, str]]:
                 if output.get("name") == "stdout"
                 for line in str(output.get("text", "")).splitlines()
                 if line.startswith("semcache: ")]
-        first = said[0] if said else ""
-        tier = first.split(" ")[0] if first.split(" ")[0] in (
-            "exact", "slot", "semantic", "miss") else "?"
+        # The line that names the tier; a first task may say what it waits for before it.
+        tiers = ("exact", "slot", "semantic", "miss")
+        first = next((line for line in said if line.split(" ")[0] in tiers),
+                     said[0] if said else "")
+        tier = first.split(" ")[0] if first.split(" ")[0] in tiers else "?"
         rows.append((task, tier, first))
     return rows
