@@ -29,6 +29,7 @@ from traitlets import Bool, Dict, Float, Int, List, Unicode, validate
 from traitlets.config import Configurable
 
 from .errors import ConfigurationError
+from .options import check_count, check_score, check_seconds
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -37,6 +38,7 @@ __all__ = [
     "personal_namespace",
     "resolve_namespace",
     "search_namespaces",
+    "trusted_namespaces",
     "validate_namespace",
 ]
 
@@ -55,6 +57,21 @@ DEFAULT_PRICES: dict[str, dict[str, float]] = {
 EMBEDDING_BACKENDS = ("auto", "onnx", "sentence-transformers")
 
 _NAMESPACE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}$")
+
+# Numeric settings, checked by the same rules as the faces' flags (options.py): finite,
+# and in range. Seconds may be 0 only where 0 means "never".
+_SECONDS = ("model_timeout", "run_timeout", "kernel_idle_timeout", "kernel_start_timeout",
+            "store_timeout", "embedding_service_idle")
+_ZERO_OK = {"kernel_idle_timeout", "embedding_service_idle"}
+_TERA = 2**40
+_COUNTS: dict[str, tuple[int, int]] = {
+    "top_k": (1, 1000), "pool_size": (0, 64), "max_repairs": (0, 20),
+    "max_tokens": (1, 1_000_000), "max_answer_chars": (1, 10**9), "optimize_every": (0, 10**9),
+    "vector_index_min_rows": (0, 10**12), "max_task_chars": (1, 10**8),
+    "output_limit": (1, _TERA), "run_memory_limit": (0, 64 * _TERA),
+    "embedding_threads": (0, 256), "vector_cache_rows": (0, 10**9),
+}
+_MIN_MEMORY = 64 * 2**20
 
 
 def default_store_uri() -> str:
@@ -112,6 +129,18 @@ def resolve_namespace(name: str | None = None, config: SemCache | None = None) -
     return validate_namespace(name)
 
 
+def trusted_namespaces(config: SemCache | None = None) -> list[str]:
+    """Namespaces whose code runs without a confirmation: the user's personal namespace,
+    plus ``trusted_namespaces`` (each resolved like :func:`resolve_namespace`). A shared
+    namespace is not trusted because code is saved there: others save there too."""
+    trusted = [personal_namespace()]
+    for entry in (config.trusted_namespaces if config is not None else []):
+        resolved = resolve_namespace(entry, None)
+        if resolved not in trusted:
+            trusted.append(resolved)
+    return trusted
+
+
 def search_namespaces(name: str | None = None, config: SemCache | None = None) -> list[str]:
     """The ordered namespaces a *lookup* searches.
 
@@ -158,6 +187,20 @@ class SemCache(Configurable):
         help="Ordered namespaces a lookup searches (e.g. ['personal', 'team']). Empty means "
         "only `namespace`. Env: SEMCACHE_SEARCH_NAMESPACES (comma-separated).",
     ).tag(config=True, env="SEMCACHE_SEARCH_NAMESPACES")
+    store_timeout = Float(
+        30.0,
+        help="Seconds an operation on an object store (s3://, gs://, az://) may take before "
+        "it fails with a clear error; also each request's timeout, unless storage_options "
+        "set 'timeout'/'connect_timeout'. Compaction is exempt. Env: SEMCACHE_STORE_TIMEOUT.",
+    ).tag(config=True, env="SEMCACHE_STORE_TIMEOUT")
+    trusted_namespaces = List(
+        Unicode(),
+        [],
+        help="Namespaces whose code may run without asking you first (besides your personal "
+        "namespace), e.g. ['team']. Code served from any other searched namespace is shown "
+        "and runs only after you confirm (--trust, or the widget's button). "
+        "Env: SEMCACHE_TRUSTED_NAMESPACES (comma-separated).",
+    ).tag(config=True, env="SEMCACHE_TRUSTED_NAMESPACES")
     optimize_every = Int(
         200,
         help="Compact the store and refresh its indexes after this many writes "
@@ -175,13 +218,19 @@ class SemCache(Configurable):
         help="Lowest blended score (see lookup.blend_score) for the nearest snippet to be "
         "used as a reference for the model. Env: SEMCACHE_THRESHOLD.",
     ).tag(config=True, env="SEMCACHE_THRESHOLD")
+    search_floor = Float(
+        0.25,
+        help="Lowest blended score a search (sidebar, `semcache search`) lists; below it a "
+        "snippet is not a match (unrelated words score 0.0-0.2 with the bundled model).",
+    ).tag(config=True)
     top_k = Int(
         5, help="How many nearest snippets the semantic tier considers. Env: SEMCACHE_TOP_K."
     ).tag(config=True, env="SEMCACHE_TOP_K")
     use_slots = Bool(
         True,
         help="Serve a stored snippet with new literal values substituted, without the model, "
-        "when the mapping is unambiguous.",
+        "when the evidence is certain (declared parameters, or the model confirmed the "
+        "substitution before); otherwise propose the substitution to the model.",
     ).tag(config=True)
     text_weight = Float(
         0.15, help="Weight of the full-text (keyword) match in the blended score."
@@ -254,6 +303,11 @@ class SemCache(Configurable):
         DEFAULT_MODEL, help="Claude model for adapt/generate/repair. Env: SEMCACHE_MODEL."
     ).tag(config=True, env="SEMCACHE_MODEL")
     max_tokens = Int(4096, help="Most output tokens per model call.").tag(config=True)
+    max_answer_chars = Int(
+        400_000,
+        help="Longest model answer accepted, in characters; a longer one is refused as it "
+        "arrives and nothing runs (a gateway or proxy can send more than max_tokens).",
+    ).tag(config=True)
     model_timeout = Float(
         120.0, help="Seconds to wait for one model call (the SDK's timeout)."
     ).tag(config=True, env="SEMCACHE_MODEL_TIMEOUT")
@@ -300,20 +354,42 @@ class SemCache(Configurable):
         10 * 1024 * 1024, help="Most bytes of output kept from one run; the rest is dropped "
         "and the truncation reported."
     ).tag(config=True)
+    run_env_allow = List(
+        Unicode(),
+        [],
+        help="Environment variables the isolated kernel keeps although they hold credentials "
+        "(names or fnmatch patterns, e.g. ['HF_TOKEN', 'AWS_*']). Every other variable named "
+        "like a key, token, secret or password, or whose value looks like one, is removed "
+        "from the kernel's environment. Env: SEMCACHE_RUN_ENV_ALLOW (comma-separated).",
+    ).tag(config=True, env="SEMCACHE_RUN_ENV_ALLOW")
+    run_memory_limit = Int(
+        0,
+        help="Most bytes of memory a run may allocate beyond what the fresh kernel holds "
+        "(an address-space limit, RLIMIT_AS, on the kernel and the processes it starts; "
+        "POSIX). An allocation beyond it raises MemoryError in the code. 0 means no limit. "
+        "Env: SEMCACHE_RUN_MEMORY_LIMIT.",
+    ).tag(config=True, env="SEMCACHE_RUN_MEMORY_LIMIT")
 
-    @validate("threshold")
-    def _check_threshold(self, proposal: Any) -> float:
-        value = float(proposal["value"])
-        if not -1.0 <= value <= 2.0:
-            raise ConfigurationError(f"threshold {value} is out of range", hint="use 0..1")
-        return value
+    @validate("threshold", "search_floor", "text_weight", "quality_weight")
+    def _check_score(self, proposal: Any) -> float:
+        return check_score(proposal["value"], f"SemCache.{proposal['trait'].name}") or 0.0
 
-    @validate("top_k", "pool_size", "max_repairs", "max_tokens", "optimize_every",
-              "embedding_threads", "vector_cache_rows")
-    def _check_non_negative(self, proposal: Any) -> int:
-        value = int(proposal["value"])
-        if value < 0:
-            raise ConfigurationError(f"{proposal['trait'].name} must be >= 0, got {value}")
+    @validate(*_SECONDS)
+    def _check_seconds(self, proposal: Any) -> float:
+        name = proposal["trait"].name
+        seconds = check_seconds(proposal["value"], f"SemCache.{name}", zero=name in _ZERO_OK)
+        return 0.0 if seconds is None else seconds
+
+    @validate(*_COUNTS)
+    def _check_count(self, proposal: Any) -> int:
+        name = proposal["trait"].name
+        low, high = _COUNTS[name]
+        value = check_count(proposal["value"], f"SemCache.{name}", low=low, high=high) or 0
+        if name == "run_memory_limit" and 0 < value < _MIN_MEMORY:
+            raise ConfigurationError(
+                f"SemCache.run_memory_limit must be 0 (no limit) or at least "
+                f"{_MIN_MEMORY:,} bytes, got {value:,}",
+                hint="threads and imports reserve address space: allow 1 GB or more")
         return value
 
     @validate("embedding_backend")
@@ -345,7 +421,11 @@ class SemCache(Configurable):
             var = trait.metadata.get("env")
             if not var or var not in env:
                 continue
-            self.set_trait(name, _parse_env(name, trait, env[var], var))
+            try:
+                self.set_trait(name, _parse_env(name, trait, env[var], var))
+            except ConfigurationError as err:  # name the variable the user set
+                raise ConfigurationError(f"{var}={env[var][:80]!r}: {err.message}",
+                                         hint=err.hint) from None
         return self
 
     def apply(self, **overrides: Any) -> SemCache:

@@ -14,15 +14,22 @@ Hierarchy::
 
     SemcacheError
     ├── ConfigurationError        (ValueError)   bad option or setting
-    │   └── ExportConflictError   (FileExistsError) export target holds other files
+    │   ├── ExportConflictError   (FileExistsError) export target holds other files
+    │   └── AmbiguousIdError                     an id prefix fits several snippets
     ├── HarvestError              (ValueError)   a file to import is unreadable/invalid
     ├── TaskError                 (ValueError)   empty, oversized or undecodable task
     ├── PolicyError               (PermissionError) a setting or option forbids the step
-    │   └── ModelRequiredError                   the task needs the model but it is off
+    │   ├── ModelRequiredError                   the task needs the model but it is off
+    │   └── UntrustedCodeError                   served code from an untrusted namespace
     ├── StoreError                (OSError)      the snippet store failed
     │   ├── StoreUnavailableError                cannot open / write the store (bad URI,
     │   │   │                                    permissions, disk full)
-    │   │   └── StoreVanishedError               the store was deleted or moved while open
+    │   │   ├── StoreVanishedError               the store was deleted or moved while open
+    │   │   ├── StoreAuthError    (PermissionError) credentials missing or refused (401/403)
+    │   │   ├── StoreMissingError (FileNotFoundError) the bucket does not exist
+    │   │   ├── StoreConnectionError (ConnectionError) the endpoint cannot be reached
+    │   │   └── StoreTimeoutError (TimeoutError) no answer within SemCache.store_timeout
+    │   ├── StoreDamagedError                    the store's files are unreadable or missing
     │   ├── StoreSchemaError                     table written by another embedder/version
     │   └── SnippetNotFoundError  (KeyError)     no snippet with that id
     ├── EmbeddingError            (RuntimeError) the embedding model failed to load/run
@@ -45,8 +52,15 @@ Hierarchy::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .snippet import Snippet
+
 __all__ = [
     "AdaptationError",
+    "AmbiguousIdError",
     "CodeError",
     "ConfigurationError",
     "EmbeddingError",
@@ -68,12 +82,18 @@ __all__ = [
     "RunTimeoutError",
     "SemcacheError",
     "SnippetNotFoundError",
+    "StoreAuthError",
+    "StoreConnectionError",
+    "StoreDamagedError",
     "StoreError",
+    "StoreMissingError",
     "StoreSchemaError",
+    "StoreTimeoutError",
     "StoreUnavailableError",
     "StoreVanishedError",
     "TaskError",
     "TransferError",
+    "UntrustedCodeError",
 ]
 
 
@@ -113,11 +133,24 @@ class ExportConflictError(ConfigurationError, FileExistsError):
     default_hint = "nothing was written; --force overwrites them, or export elsewhere"
 
 
+class AmbiguousIdError(ConfigurationError):
+    """A shortened id fits more than one snippet."""
+
+    default_hint = "type more characters of the id"
+
+    @classmethod
+    def for_prefix(cls, prefix: str, snippets: Sequence[Snippet]) -> AmbiguousIdError:
+        shown = "; ".join(f"{s.id} ({s.namespace}) {s.task[:40]}" for s in snippets[:5])
+        more = f"; and {len(snippets) - 5} more" if len(snippets) > 5 else ""
+        return cls(f"id prefix {prefix!r} fits {len(snippets)} snippets: {shown}{more}")
+
+
 class HarvestError(SemcacheError, ValueError):
     """A file to import cannot be read or is not a valid notebook/script (its content,
-    not a setting, is at fault)."""
+    not a setting, is at fault). An import skips such a file, names it and goes on; it
+    fails only when nothing at all could be read."""
 
-    default_hint = "nothing was imported; fix or leave out that file"
+    default_hint = "give .ipynb notebooks, '# %%' .py scripts, or folders holding them"
 
 
 class TaskError(SemcacheError, ValueError):
@@ -137,9 +170,29 @@ class StoreUnavailableError(StoreError):
 
 
 class StoreVanishedError(StoreUnavailableError):
-    """The store's files disappeared while it was open (deleted or moved)."""
+    """The store's directory disappeared while it was open (deleted or moved)."""
 
     default_hint = "a new empty store is created on the next save; restore a backup to go back"
+
+
+class StoreAuthError(StoreUnavailableError, PermissionError):
+    """The object store has no credentials from us, or refused them (401/403)."""
+
+
+class StoreMissingError(StoreUnavailableError, FileNotFoundError):
+    """The bucket (or container) named in the store URI does not exist."""
+
+
+class StoreConnectionError(StoreUnavailableError, ConnectionError):
+    """The object store's endpoint cannot be reached (refused, unknown host, 5xx)."""
+
+
+class StoreTimeoutError(StoreUnavailableError, TimeoutError):
+    """The object store did not answer within ``SemCache.store_timeout``."""
+
+
+class StoreDamagedError(StoreError):
+    """The store answers, but its files are unreadable or missing: damage, not a setting."""
 
 
 class StoreSchemaError(StoreError):
@@ -156,6 +209,15 @@ class SnippetNotFoundError(StoreError, KeyError):
     @classmethod
     def for_id(cls, snippet_id: str) -> SnippetNotFoundError:
         return cls(f"no snippet with id {snippet_id!r}")
+
+    @classmethod
+    def outside(cls, snippet_id: str, namespace: str,
+                scope: Sequence[str]) -> SnippetNotFoundError:
+        """The snippet exists, but in a namespace this command does not act on."""
+        return cls(f"snippet {snippet_id!r} is in namespace {namespace!r}, not in "
+                   f"{', '.join(scope)}",
+                   hint=f"name its namespace to act on it: --namespace {namespace} "
+                   f"(?namespace={namespace} on the REST routes)")
 
 
 class EmbeddingError(SemcacheError, RuntimeError):
@@ -224,6 +286,13 @@ class ModelRequiredError(PolicyError):
     """The task needs the model, but model calls are disabled (e.g. ``--no-model``)."""
 
     default_hint = "run without --no-model to let Claude write or adapt the code"
+
+
+class UntrustedCodeError(PolicyError):
+    """The cache would serve code from a namespace you have not trusted; it waits for a yes."""
+
+    default_hint = ("read the code, then run again with --trust (or the widget's button), or "
+                    "add the namespace to SemCache.trusted_namespaces")
 
 
 class ExecutionError(SemcacheError, RuntimeError):

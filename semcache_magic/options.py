@@ -17,6 +17,9 @@ from .errors import ConfigurationError
 
 __all__ = ["MAX_LIMIT", "check_count", "check_names", "check_score", "check_seconds"]
 
+#: What the checks take: a number, or its text as typed (a query argument, an env var).
+Number = int | float | str
+
 #: The most rows a listing or search may ask for (more is never useful, and huge
 #: numbers overflow LanceDB's 64-bit limits).
 MAX_LIMIT = 100_000
@@ -25,19 +28,20 @@ MAX_LIMIT = 100_000
 MAX_SECONDS = 7 * 24 * 3600.0
 
 
-def check_seconds(value: float | None, option: str) -> float | None:
-    """A positive, finite number of seconds (``None`` passes: the configured default)."""
+def check_seconds(value: Number | None, option: str, *, zero: bool = False) -> float | None:
+    """A positive, finite number of seconds (``None`` passes: the configured default);
+    ``zero`` also accepts 0 (where a setting documents 0 as "never")."""
     if value is None:
         return None
     number = _number(value, option)
-    if not 0 < number <= MAX_SECONDS:
+    if not (0 < number <= MAX_SECONDS or (zero and number == 0)):
+        least = "0 or more" if zero else "a positive number of"
         raise ConfigurationError(
-            f"{option} must be a positive number of seconds (at most {MAX_SECONDS:g}), "
-            f"got {value!r}")
+            f"{option} must be {least} seconds (at most {MAX_SECONDS:g}), got {value!r}")
     return number
 
 
-def check_count(value: int | None, option: str, *, low: int = 0,
+def check_count(value: Number | None, option: str, *, low: int = 0,
                 high: int = MAX_LIMIT) -> int | None:
     """A whole number in ``[low, high]`` (``None`` passes)."""
     if value is None:
@@ -52,7 +56,7 @@ def check_count(value: int | None, option: str, *, low: int = 0,
     return value
 
 
-def check_score(value: float | None, option: str) -> float | None:
+def check_score(value: Number | None, option: str) -> float | None:
     """A similarity threshold in ``[0, 1]`` (``None`` passes)."""
     if value is None:
         return None

@@ -17,7 +17,7 @@ Events (``Event.kind`` and ``Event.data``):
 ``match``       ``{"match": Match}``: the lookup's answer (tier, score, reference)
 ``model_text``  ``{"text": chunk}``: Claude's answer as it streams
 ``code``        ``{"code", "origin"}``: the program about to run (origin: exact, slot,
-                adapted, generated, repaired)
+                adapted, generated, repaired, reviewed)
 ``output``      ``{"output": nbformat output}``: the isolated kernel's outputs, live
 ``run``         ``{"result": RunResult}``: one run finished (ok or not)
 ``saved``       ``{"snippet": Snippet, "created": bool}``
@@ -111,6 +111,9 @@ class TaskRequest:
     max_repairs: int | None = None
     allow_model: bool = True
     trust: bool = False  # run served code from an untrusted namespace (the user said yes)
+    #: Code the user reviewed (a dry run's proposal): it runs exactly as given, with no
+    #: model call and no repair; the lookup still runs, for provenance.
+    code: str | None = None
     face: str = "magic"
 
 
@@ -128,7 +131,7 @@ class TaskOutcome:
     request: TaskRequest
     match: Match | None = None
     code: str | None = None
-    origin: str = ""  # exact | slot | adapted | generated | repaired
+    origin: str = ""  # exact | slot | adapted | generated | repaired | reviewed
     run: RunResult | None = None
     adaptations: list[Adaptation] = field(default_factory=list)
     saved: Snippet | None = None
@@ -137,6 +140,9 @@ class TaskOutcome:
     timings: dict[str, float] = field(default_factory=dict)
     run_id: str = ""
     warnings: list[str] = field(default_factory=list)
+    #: Why the code that ran was trusted: ``exact``, ``declared``, ``confirmed`` (served
+    #: without the model), ``model`` (the model wrote, adapted or confirmed it).
+    evidence: str = ""
 
     @property
     def tier(self) -> str:
@@ -164,8 +170,10 @@ class TaskOutcome:
     @property
     def source(self) -> str:
         """The snippet ``source`` a save of this outcome records."""
-        return {"exact": "manual", "slot": "slot", "adapted": "adapted",
-                "generated": "generated", "repaired": "adapted"}.get(self.origin, "generated")
+        if self.origin == "reviewed":  # a model's proposal the user read, then ran
+            return "adapted" if self.reference is not None else "generated"
+        return {"adapted": "adapted", "generated": "generated",
+                "repaired": "adapted"}.get(self.origin, "generated")
 
     def usage_totals(self) -> dict[str, float]:
         totals = {"input_tokens": 0.0, "output_tokens": 0.0, "cache_read_tokens": 0.0,

@@ -23,14 +23,21 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .cache import SnippetCache
+from .cache import SnippetCache, same_program
 from .config import SemCache
-from .errors import AdaptationError, ModelRequiredError, SemcacheError, StoreError
+from .errors import (
+    AdaptationError,
+    ModelRequiredError,
+    SemcacheError,
+    StoreError,
+    UntrustedCodeError,
+)
+from .options import check_seconds
 from .outcome import Event, EventKind, TaskOutcome, TaskRequest, TaskStatus
 from .snippet import Match, SaveOptions, Snippet
 
 if TYPE_CHECKING:
-    from .model import ClaudeAdapter, CodeContext
+    from .model import Adaptation, ClaudeAdapter, CodeContext
     from .run import KernelRunner, RunResult
 
 __all__ = ["Pipeline"]
@@ -109,8 +116,9 @@ class Pipeline:
         """Run ``request`` to its end; errors end up in the outcome, not raised.
 
         Only bad input (:class:`TaskError`, :class:`ConfigurationError`, a
-        :class:`TransferError` for inputs that cannot be sent) and KeyboardInterrupt
-        propagate; everything that fails later is reported in
+        :class:`TransferError` for inputs that cannot be sent, a
+        :class:`KernelStartError` for a kernelspec that is not installed) and
+        KeyboardInterrupt propagate; everything that fails later is reported in
         the outcome and the run log.
         """
         from .run import describe_inputs
@@ -145,8 +153,9 @@ class Pipeline:
                 except StoreError as err:  # the result stands; only the saving failed
                     self._warn(outcome, emit, f"the code ran, but was not saved: "
                                f"{err.describe()}")
-            elif not outcome.ok and outcome.origin in ("exact", "slot"):
-                self._record_use(outcome, success=False)
+        except UntrustedCodeError as err:
+            outcome.status, outcome.error = TaskStatus.NEEDS_TRUST, err
+            emit(Event(EventKind.ERROR, {"error": err}))
         except ModelRequiredError as err:
             outcome.status, outcome.error = TaskStatus.NEEDS_MODEL, err
             emit(Event(EventKind.ERROR, {"error": err}))
@@ -164,15 +173,29 @@ class Pipeline:
     def _choose_code(self, request: TaskRequest, outcome: TaskOutcome, emit: Emit) -> None:
         match = outcome.match
         assert match is not None
+        if request.code is not None:  # reviewed code runs as given: no model call
+            outcome.code, outcome.origin = request.code, "reviewed"
+            emit(Event(EventKind.CODE, {"code": outcome.code, "origin": outcome.origin}))
+            return
         if match.served:
-            outcome.code, outcome.origin = match.code, match.tier
+            outcome.code, outcome.origin, outcome.evidence = match.code, match.tier, match.evidence
+            if not match.trusted and not request.trust:
+                # Someone else's code: show it, run it only after a yes.
+                emit(Event(EventKind.CODE, {"code": outcome.code, "origin": outcome.origin}))
+                raise UntrustedCodeError(
+                    f"this code comes from the namespace {match.namespace!r}, which you have "
+                    "not trusted; it did not run")
         else:
             if not request.allow_model:
                 raise ModelRequiredError(
                     f"the task needs the model (tier {match.tier}) but model calls are off")
+            if not request.dry_run:
+                # Before paying for a model call, make sure the code could run at all: a
+                # deadline, a kernel, inputs that can be sent (served code skips this: the
+                # runner reports the same errors, at no cost).
+                check_seconds(request.timeout, "timeout")
+                self.runner(request.kernel).check_kernel()
             if request.inputs and not request.dry_run:
-                # Before paying for a model call, make sure the inputs can be sent at all
-                # (served code skips this: the runner reports the same error, pickling once).
                 from .run import check_sendable
 
                 check_sendable(request.inputs)
@@ -185,14 +208,33 @@ class Pipeline:
                 on_text = _text_relay(emit)
                 if reference is not None:
                     adaptation = adapter.adapt(match.analysis, reference, context=context,
-                                               on_text=on_text)
+                                               on_text=on_text, proposal=match.proposal)
                 else:
                     adaptation = adapter.generate(match.analysis, context=context,
                                                   on_text=on_text)
-            outcome.adaptations.append(adaptation)
-            outcome.code = adaptation.code
+            self._adapted(outcome, emit, adaptation)
+            outcome.code, outcome.evidence = adaptation.code, "model"
             outcome.origin = "adapted" if reference is not None else "generated"
+            if match.proposal is not None and reference is not None:
+                self._judge_proposal(match, adaptation, outcome, emit)
         emit(Event(EventKind.CODE, {"code": outcome.code, "origin": outcome.origin}))
+
+    def _judge_proposal(self, match: Match, adaptation: Adaptation, outcome: TaskOutcome,
+                        emit: Emit) -> None:
+        """The model's answer to a proposed substitution is evidence for the next time:
+        the same program confirms the substituted slots, another program refutes them."""
+        assert match.snippet is not None and match.proposal is not None
+        confirmed = adaptation.confirmed or same_program(adaptation.code, match.proposal)
+        refutes = [str(slot) for slot in match.slots] + [
+            key for key in match.pending if key.startswith(("shape/", "order/"))]
+        if not (match.pending if confirmed else refutes):
+            return
+        try:
+            self.cache.record_evidence(match.snippet.id,
+                                       confirmed=match.pending if confirmed else (),
+                                       refuted=() if confirmed else refutes)
+        except StoreError as err:  # evidence is bookkeeping: the task goes on
+            self._warn(outcome, emit, f"could not record the model's answer: {err.describe()}")
 
     @staticmethod
     def _context(match: Match) -> CodeContext:
@@ -204,6 +246,8 @@ class Pipeline:
     def _run_and_repair(self, request: TaskRequest, outcome: TaskOutcome, emit: Emit) -> None:
         runner = self.runner(request.kernel)
         budget = self.config.max_repairs if request.max_repairs is None else request.max_repairs
+        if request.code is not None:
+            budget = 0  # the user reviewed this exact code: a repair would run other code
         while True:
             assert outcome.code is not None
             stage = "running" if outcome.repairs == 0 else f"running (repair {outcome.repairs})"
@@ -223,6 +267,9 @@ class Pipeline:
             outcome.status = TaskStatus(result.status)
             if result.ok or result.status == "cancelled":
                 return
+            if outcome.origin in ("exact", "slot"):
+                # Served code failed: that counts against it even if a repair then works.
+                self._served_failed(outcome)
             # A transfer error is about the inputs/outputs: new code would not help.
             transfer = (result.error or {}).get("ename") == "TransferError"
             if transfer or outcome.repairs >= budget or not request.allow_model:
@@ -236,7 +283,14 @@ class Pipeline:
                 repair = self.adapter(request.model).repair(
                     match.analysis, outcome.code, _error_text(result),
                     context=self._context(match), on_text=_text_relay(emit))
-            outcome.adaptations.append(repair)
+            self._adapted(outcome, emit, repair)
+            if repair.code.strip() == outcome.code.strip():
+                # Running the same code again would fail the same way.
+                outcome.error = _run_error(result)
+                self._warn(outcome, emit, "the repair returned the same code, so it was "
+                           "not run again")
+                emit(Event(EventKind.ERROR, {"error": outcome.error}))
+                return
             outcome.code, outcome.origin = repair.code, "repaired"
             emit(Event(EventKind.CODE, {"code": outcome.code, "origin": outcome.origin}))
 
@@ -247,14 +301,17 @@ class Pipeline:
         emit = emit or (lambda event: None)
         match, request = outcome.match, outcome.request
         with _stage(emit, outcome, "saving"):
-            if outcome.origin == "exact" and match.snippet is not None:
+            if outcome.origin in ("exact", "slot") and match.snippet is not None:
+                # Served code is counted on the snippet that served it; a slot serving adds
+                # no row of its own (its evidence is the parent's, and a row would let a
+                # substitution become a source for more substitutions).
                 self.cache.record_use(match.snippet.id, success=True)
                 saved, created = match.snippet, False
             else:
-                if outcome.origin == "slot" and match.snippet is not None:
-                    self.cache.record_use(match.snippet.id, success=True)
                 parent = match.snippet.id if match.snippet is not None and (
-                    outcome.origin != "generated") else ""
+                    outcome.origin not in ("generated", "reviewed")) else ""
+                if outcome.origin == "reviewed" and match.reference is not None:
+                    parent = match.reference.id
                 models = [a.model for a in outcome.adaptations]
                 options = SaveOptions(
                     source=outcome.source, namespace=request.namespace,
@@ -268,16 +325,29 @@ class Pipeline:
         emit(Event(EventKind.SAVED, {"snippet": saved, "created": created}))
         return saved
 
+    def _adapted(self, outcome: TaskOutcome, emit: Emit, adaptation: Adaptation) -> None:
+        outcome.adaptations.append(adaptation)
+        if adaptation.redacted:  # the model saw <redacted> there: say why
+            kinds = ", ".join(sorted(set(adaptation.redacted)))
+            self._warn(outcome, emit, f"{len(adaptation.redacted)} secret(s) were redacted "
+                       f"from the request to the model: {kinds}")
+
     @staticmethod
     def _warn(outcome: TaskOutcome, emit: Emit, message: str) -> None:
         outcome.warnings.append(message)
         emit(Event(EventKind.WARNING, {"message": message}))
 
-    def _record_use(self, outcome: TaskOutcome, *, success: bool) -> None:
-        if outcome.match is not None and outcome.match.snippet is not None:
-            # Bookkeeping only: the outcome already says what happened.
-            with contextlib.suppress(StoreError):
-                self.cache.record_use(outcome.match.snippet.id, success=success)
+    def _served_failed(self, outcome: TaskOutcome) -> None:
+        """Count the failure on the served snippet; a failed substitution refutes its slots."""
+        match = outcome.match
+        if match is None or match.snippet is None:
+            return
+        # Bookkeeping only: the outcome already says what happened.
+        with contextlib.suppress(StoreError):
+            self.cache.record_use(match.snippet.id, success=False)
+            if outcome.origin == "slot" and match.slots:
+                self.cache.record_evidence(match.snippet.id,
+                                           refuted=[str(slot) for slot in match.slots])
 
     def _log(self, outcome: TaskOutcome) -> None:
         """Append the run to the run log; a failing log never fails the task."""

@@ -63,9 +63,12 @@ class Snippet:
     #: Declared parameters: index of a task literal -> the variable of the code's
     #: parameters block bound to it (see :mod:`semcache_magic.task`).
     params: dict[int, str] = field(default_factory=dict)
-    #: What the model said about slot substitutions of this snippet: literal indices
-    #: whose substitution it ``confirmed`` or ``refuted``.
-    evidence: dict[str, list[int]] = field(default_factory=dict)
+    #: What the model said about slot substitutions of this snippet: ``confirmed``
+    #: holds ``"<literal index>/<value class>"`` entries (the model answered the
+    #: substitution of such a value with the same program) and the keys of shape or
+    #: order changes it accepted (``shape/...``, ``order/...``); ``refuted`` holds
+    #: literal indices and change keys it rejected (or whose served code failed).
+    evidence: dict[str, list[str]] = field(default_factory=dict)
     #: Where an imported snippet came from: ``{"path": ..., "cell": ...}`` (else empty).
     origin: dict[str, Any] = field(default_factory=dict)
     #: Code an imported cell needs from earlier cells of its notebook (its backward slice).
@@ -75,8 +78,10 @@ class Snippet:
 
     @property
     def healthy(self) -> bool:
-        """Fit to be served without the model: not voted down, not failing more than working."""
-        return self.votes_down <= self.votes_up and self.failure_count <= self.success_count
+        """Fit to be served without the model: not voted down, and a failure outweighed by
+        at least two successes more (one failure demotes a snippet that ran once)."""
+        return self.votes_down <= self.votes_up and (
+            self.failure_count == 0 or self.success_count >= 2 * self.failure_count + 1)
 
     def age_days(self, now: float | None = None) -> float:
         reference = self.last_used_at or self.updated_at or self.created_at
@@ -106,7 +111,8 @@ class SaveOptions:
     """What a save records besides the task and the code.
 
     ``namespace`` ``None`` is the configured save namespace; ``source`` is one of
-    :data:`SOURCES`; ``parent_id`` the snippet this code was derived from.
+    :data:`SOURCES`; ``parent_id`` the snippet this code was derived from; ``origin``,
+    ``context_code`` and ``free_names`` describe a cell imported from a notebook.
     """
 
     source: str = "manual"
@@ -117,6 +123,12 @@ class SaveOptions:
     kernel: str = ""
     tags: tuple[str, ...] | list[str] = ()
     language: str = "python"
+    #: Where an imported cell came from: ``{"path": ..., "cell": ...}``.
+    origin: Mapping[str, Any] | None = None
+    #: The earlier statements of its notebook the code needs (redacted like the code).
+    context_code: str = ""
+    #: Names the code needs that neither it nor ``context_code`` defines.
+    free_names: tuple[str, ...] | list[str] = ()
 
 
 @dataclass
@@ -144,6 +156,11 @@ class Match:
     #: confirmation (``proposal`` holds its code); empty otherwise.
     evidence: str = ""
     proposal: str | None = None
+    #: The changed values whose place is not promised by a marked parameters block:
+    #: what a correction by the model, or a failure of served code, refutes.
+    slots: list[int] = field(default_factory=list)
+    #: The evidence a confirmation of ``proposal`` earns (see ``Snippet.evidence``).
+    pending: list[str] = field(default_factory=list)
     #: False when the served code comes from a namespace the user has not marked
     #: trusted: it is shown, and runs only after the user confirms (``--trust``).
     trusted: bool = True

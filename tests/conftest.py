@@ -21,6 +21,7 @@ pytest_plugins = [
     "fixtures_model",
     "fixtures_kernel",
     "fixtures_magic",
+    "fixtures_s3",
     "pytest_jupyter.jupyter_server",
 ]
 

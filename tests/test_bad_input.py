@@ -12,7 +12,7 @@ from IPython.core.error import UsageError
 
 from semcache_magic.cli import main
 from semcache_magic.demo import ModelServer
-from semcache_magic.errors import TransferError
+from semcache_magic.errors import KernelStartError, MalformedAnswerError, TransferError
 
 pytestmark = pytest.mark.slow
 
@@ -74,3 +74,53 @@ def test_huge_output_is_cut_and_reported(ip: Any, capsys: pytest.CaptureFixture[
 def test_bad_options_are_usage_errors(ip: Any, line: str) -> None:
     with pytest.raises(UsageError):
         magic(ip, line, "Print 1")
+
+
+@pytest.mark.parametrize("line", ["--timeout nan", "--timeout 0", "--timeout inf",
+                                  "--threshold nan", "--threshold inf", "--threshold -5",
+                                  "--top-k -3", "--max-repairs 999999999999",
+                                  '--namespace "abc', "--in 'unclosed"])
+def test_bad_numbers_and_quoting_stop_before_anything_runs(
+    ip: Any, model_env: ModelServer, capsys: pytest.CaptureFixture[str], line: str
+) -> None:
+    with pytest.raises(UsageError) as caught:
+        magic(ip, line, "Print the number 41 plus 1")
+    assert len(str(caught.value).splitlines()) == 1
+    assert model_env.calls == 0 and cache_of(ip).store.count() == 0
+
+
+def test_an_unknown_kernel_fails_before_the_model_is_paid(
+    ip: Any, model_env: ModelServer
+) -> None:
+    with pytest.raises(KernelStartError, match="no-such-kernel"):
+        magic(ip, "--kernel no-such-kernel", "Print the number 41 plus 1")
+    assert model_env.calls == 0 and cache_of(ip).store.count() == 0
+
+
+def test_a_bad_timeout_through_the_api_fails_before_the_model_is_paid(
+    ip: Any, model_env: ModelServer
+) -> None:
+    from semcache_magic.errors import ConfigurationError
+    from semcache_magic.outcome import TaskRequest
+
+    pipeline = magics_of(ip).pipeline
+    with pytest.raises(ConfigurationError, match="timeout"):
+        pipeline.run(TaskRequest(task="Print the number 41 plus 1", timeout=0))
+    assert model_env.calls == 0
+
+
+def test_an_oversized_answer_is_refused_and_nothing_runs(
+    ip: Any, model_env: ModelServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = magics_of(ip).settings
+    limit = settings.max_answer_chars
+    ip.run_line_magic("config", "SemCache.max_answer_chars = 5000")
+    huge = "print('ran')\n" + "x = 1\n" * 20_000
+    model_env.script("```python\n" + huge + "```\n")
+    try:
+        with pytest.raises(MalformedAnswerError, match="max_answer_chars"):
+            magic(ip, "--refresh", "Print the number 41 plus 1")
+    finally:
+        settings.max_answer_chars = limit
+    assert "ran" not in capsys.readouterr().out
+    assert cache_of(ip).store.count() == 0

@@ -9,75 +9,23 @@ downloads one.
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import secrets
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from fixtures_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    STEP_TIMEOUT_MS,
+    running_lab,
+    wait_for_kernel,
+    write_notebook,
+)
+from fixtures_browser import cell_sources as _cell_sources
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
-SERVER_START_S = 90
-STEP_TIMEOUT_MS = 60_000
-
 TASK = "Print the factorial of 6"
 CODE = "import math\n\nprint(math.factorial(6))\n"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _notebook(path: Path) -> None:
-    import nbformat
-
-    notebook = nbformat.v4.new_notebook()
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                       "language": "python"}
-    notebook.cells.append(nbformat.v4.new_code_cell("x = 1"))
-    nbformat.write(notebook, str(path))
-
-
-def _wait_until_up(process: subprocess.Popen, url: str, token: str, log: Path) -> None:
-    deadline = time.monotonic() + SERVER_START_S
-    request = urllib.request.Request(url + "api/status",
-                                     headers={"Authorization": f"token {token}"})
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"JupyterLab exited ({process.returncode}):\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(request, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.25)
-    pytest.fail(f"JupyterLab did not start in {SERVER_START_S} s:\n{log.read_text()[-3000:]}")
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """Stop the JupyterLab we started, and its kernels (its own process group)."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=20)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait(timeout=10)
 
 
 @pytest.fixture
@@ -97,47 +45,9 @@ def seeded_home(tmp_path, real_embedder):
 def lab(tmp_path, seeded_home):
     """A JupyterLab server process: (base url, token, log path)."""
     home, _ = seeded_home
-    root = tmp_path / "root"
-    root.mkdir()
-    _notebook(root / "demo.ipynb")
-    settings = tmp_path / "lab-settings"
-    news = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
-    news.parent.mkdir(parents=True)
-    news.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-    port, token = _free_port(), secrets.token_hex(16)
-    env = {
-        **os.environ,
-        "SEMCACHE_HOME": str(home),
-        "JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter-config"),
-        "JUPYTER_DATA_DIR": str(tmp_path / "jupyter-data"),
-        "JUPYTER_RUNTIME_DIR": str(tmp_path / "jupyter-runtime"),
-        "LANCEDB_LOG": "error",
-    }
-    command = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
-        f"--port={port}", "--port-retries=0", "--allow-root",
-        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-        f"--LabApp.user_settings_dir={settings}",
-        f"--LabApp.workspaces_dir={tmp_path / 'lab-workspaces'}",
-        "--LabApp.expose_app_in_browser=True",
-    ]
-    log = tmp_path / "jupyterlab.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                   cwd=root, start_new_session=True)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        _wait_until_up(process, url, token, log)
+    with running_lab(tmp_path, home) as (url, token, log, root):
+        write_notebook(root / "demo.ipynb", ["x = 1"])
         yield url, token, log
-    finally:
-        _stop(process)
-
-
-def _cell_sources(page) -> list[str]:
-    return page.evaluate(
-        "() => window.jupyterapp.shell.currentWidget.content.model.sharedModel.cells"
-        ".map(cell => cell.getSource())"
-    )
 
 
 def test_sidebar_search_and_insert(lab, seeded_home, tmp_path):
@@ -201,6 +111,8 @@ def test_sidebar_search_and_insert(lab, seeded_home, tmp_path):
 
             preview.get_by_role("button", name="Delete").click()
             page.locator(".jp-Dialog").get_by_role("button", name="Delete").click()
+            expect(items).to_have_count(0)  # it was the only match of the search
+            sidebar.locator(".jp-semcache-search").fill("")
             expect(items).to_have_count(1)
             expect(items.first).to_contain_text("Reverse the string")
 
@@ -247,14 +159,7 @@ def test_magic_widget_in_jupyterlab(lab, tmp_path):
             page.goto(f"{url}lab/tree/magic.ipynb?token={token}")
             cells = page.locator(".jp-Notebook .jp-Cell")
             expect(cells).to_have_count(2)
-            # Run only once the notebook's own kernel is connected and idle: JupyterLab may
-            # replace a kernel whose first websocket failed, and runs sent to the old one
-            # would be lost.
-            page.wait_for_function(
-                "() => { const s = window.jupyterapp.shell.currentWidget?.sessionContext;"
-                " const k = s?.session?.kernel; return !!k && k.connectionStatus === "
-                "'connected' && k.status === 'idle' && !s.isRestarting; }",
-                timeout=STEP_TIMEOUT_MS)
+            wait_for_kernel(page)
             page.evaluate("() => window.jupyterapp.commands.execute("
                           "'notebook:run-all-cells')")
             magic_cell = cells.nth(1)

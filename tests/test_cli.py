@@ -27,7 +27,7 @@ def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 def test_add_then_lookup_exact_slot_semantic_miss(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = cli(capsys, "add", "--task", "Print the factorial of 6",
-                       "--code", "import math\nprint(math.factorial(6))")
+                       "--code", "import math\n# parameters\nn = 6\nprint(math.factorial(n))")
     assert code == 0
     snippet_id = out.strip()
     assert len(snippet_id) == 16
@@ -35,18 +35,19 @@ def test_add_then_lookup_exact_slot_semantic_miss(capsys: pytest.CaptureFixture[
     _, out, _ = cli(capsys, "lookup", "print the factorial of 6", "--json")
     exact = json.loads(out)
     assert exact["tier"] == "exact" and exact["snippet_id"] == snippet_id
-    assert exact["code"] == "import math\nprint(math.factorial(6))\n"
+    assert exact["code"] == "import math\n# parameters\nn = 6\nprint(math.factorial(n))\n"
     assert set(exact) >= {"tier", "score", "snippet_id", "reference_task", "reference_code",
                           "code"}
 
     _, out, _ = cli(capsys, "lookup", "Print the factorial of 10", "--json")
     slot = json.loads(out)
-    assert slot["tier"] == "slot" and "factorial(10)" in slot["code"]
+    assert slot["tier"] == "slot" and "n = 10" in slot["code"]
+    assert slot["evidence"] == "declared"
 
     _, out, _ = cli(capsys, "lookup", "Compute 6! and show it", "--json")
     semantic = json.loads(out)
     assert semantic["tier"] == "semantic" and semantic["code"] is None
-    assert semantic["reference_code"] == "import math\nprint(math.factorial(6))\n"
+    assert semantic["reference_code"] == exact["code"]
 
     _, out, _ = cli(capsys, "--json", "lookup", "Plot a map of rainfall in Peru")
     miss = json.loads(out)
@@ -60,7 +61,7 @@ def test_code_file_and_bulk_jsonl(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert code == 0
     seeds = tmp_path / "seeds.jsonl"
     seeds.write_text("\n".join(json.dumps(x) for x in [
-        {"task": "Print the square of 4", "code": "print(4 ** 2)"},
+        {"task": "Print the square of 4", "code": "# parameters\nn = 4\nprint(n ** 2)"},
         {"task": "Reverse the string 'abc'", "code": "print('abc'[::-1])"},
     ]) + "\n")
     code, out, _ = cli(capsys, "add", "--jsonl", str(seeds))

@@ -165,7 +165,8 @@ def test_module_has_a_function_per_snippet_with_its_literal_slots(
 def test_module_parameters_agree_with_the_slot_tier(
     fast_cache: SnippetCache, tmp_path: Path
 ) -> None:
-    code = 'name = "Ada"\nfor i in range(3):\n    print(f"{i}:", name.upper())'
+    code = ('# parameters\nname = "Ada"\ntimes = 3\n'
+            'for i in range(times):\n    print(f"{i}:", name.upper())')
     snippet = fast_cache.save("Shout the name 'Ada' 3 times", code).snippet
     (tmp_path / "mod.py").write_text(render_module([snippet]))
     match = fast_cache.lookup("Shout the name 'Grace' 2 times")
@@ -268,3 +269,13 @@ def test_display_calls_work_in_plain_python(fast_cache, tmp_path) -> None:  # ty
                           timeout=60)  # -S: no site-packages, so no IPython
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "5"
+
+
+def test_a_trailing_call_made_for_its_effect_stays_a_statement() -> None:
+    from semcache_magic.share._codegen import display_last
+
+    code = "import matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.show()\n"
+    assert display_last(code) == code
+    assert display_last("df.to_csv('out.csv')") == "df.to_csv('out.csv')"
+    assert "_result = (df.to_csv())" in display_last("df.to_csv()")  # returns the text
+    assert "_result = (total)" in display_last("total = 1 + 2\ntotal")

@@ -126,6 +126,9 @@ ROUTES = [
     ("GET", "snippets/{id}/export", None),
     ("GET", "stats", None),
     ("GET", "namespaces", None),
+    ("GET", "version", None),
+    ("POST", "snippets", {"task": "Print 1", "code": "print(1)"}),
+    ("PUT", "snippets/{id}", {"tags": ["x"]}),
 ]
 
 
@@ -170,6 +173,13 @@ async def test_search_ranks_by_meaning(jp_fetch, seeded):
     assert len(limited["snippets"]) == 1
 
 
+async def test_a_search_with_no_match_lists_nothing(jp_fetch, seeded):
+    data = await fetch_json(jp_fetch, "snippets", params={"q": "zxqv blorp"})
+    assert data["snippets"] == []  # unrelated words score below the floor
+    word = await fetch_json(jp_fetch, "snippets", params={"q": "factorial"})
+    assert [s["id"] for s in word["snippets"]] == [seeded[0].id]  # and so do the others
+
+
 async def test_search_in_an_empty_namespace(jp_fetch, seeded):
     data = await fetch_json(jp_fetch, "snippets", params={"q": "factorial",
                                                           "namespace": "team:empty"})
@@ -199,6 +209,11 @@ async def test_server_sees_snippets_saved_by_another_cache(jp_fetch, writer, see
     ({"namespace": "bad namespace!"}, ["namespace"]),
     ({"namespace": "x' OR '1'='1"}, ["namespace"]),
     ({"q": "x" * 30_000}, []),
+    ({"limit": "nan"}, ["limit", "finite"]),
+    ({"limit": "inf"}, ["limit", "finite"]),
+    ({"limit": "999999999999"}, ["limit"]),
+    ({"limit": "2.5"}, ["limit", "whole"]),
+    ({"offset": "nan"}, ["offset"]),
 ])
 async def test_bad_queries_are_clear_400s(raw_fetch, seeded, params, words):
     response = await raw_fetch("snippets?" + urllib.parse.urlencode(params))
@@ -385,3 +400,80 @@ def test_installing_the_package_enables_both_extensions():
     package = json.loads((found[0] / "package.json").read_text())
     assert package["name"] == "semcache-magic"
     assert package["jupyterlab"]["_build"]["load"].startswith("static/remoteEntry.")
+
+
+# -- saving, editing, the version ------------------------------------------------------
+
+async def test_save_code_as_a_snippet(raw_fetch, jp_fetch, seeded):
+    response = await raw_fetch("snippets", method="POST", body={
+        "task": "Print the answer", "code": "print(42)\n", "tags": ["cell"]})
+    assert response.code == 201
+    saved = payload(response)
+    assert saved["created"] and saved["source"] == "manual" and saved["tags"] == ["cell"]
+    again = await raw_fetch("snippets", method="POST", body={
+        "task": "Print the answer", "code": "print(42)\n"})
+    assert again.code == 200 and not payload(again)["created"]  # counted a use
+    found = await fetch_json(jp_fetch, "snippets", params={"q": "print the answer"})
+    assert found["snippets"][0]["id"] == saved["id"]
+
+
+@pytest.mark.parametrize("body", [{}, {"task": "x"}, {"task": "", "code": "print(1)"},
+                                  {"task": "x", "code": 5}, {"task": "x", "code": "y",
+                                                             "tags": "a"}])
+async def test_save_bad_body(raw_fetch, seeded, body):
+    assert_json_error(await raw_fetch("snippets", method="POST", body=body), 400)
+
+
+async def test_edit_makes_a_new_version_and_removes_the_old(raw_fetch, jp_fetch, seeded):
+    old = seeded[0]
+    response = await raw_fetch(f"snippets/{old.id}", method="PUT", body={
+        "task": "Print the factorial of 7", "code": "import math\nprint(math.factorial(7))\n",
+        "tags": ["math"]})
+    assert response.code == 200
+    new = payload(response)
+    assert new["replaced"] == old.id and new["parent_id"] == old.id and new["id"] != old.id
+    assert new["task"] == "Print the factorial of 7" and new["tags"] == ["math"]
+    assert new["source"] == "manual" and new["namespace"] == old.namespace
+    assert_json_error(await raw_fetch(f"snippets/{old.id}"), 404)
+    listed = await fetch_json(jp_fetch, "snippets")
+    assert new["id"] in [s["id"] for s in listed["snippets"]]
+
+
+async def test_edit_tags_only_keeps_the_snippet(raw_fetch, seeded):
+    response = await raw_fetch(f"snippets/{seeded[1].id}", method="PUT",
+                               body={"tags": ["strings"]})
+    edited = payload(response)
+    assert edited["id"] == seeded[1].id and edited["tags"] == ["strings"]
+    assert edited["replaced"] == ""
+
+
+async def test_version_changes_with_every_write(jp_fetch, writer, seeded):
+    first = (await fetch_json(jp_fetch, "version"))["version"]
+    assert first == (await fetch_json(jp_fetch, "version"))["version"]  # reads change nothing
+    writer.save("Print the current year", "import datetime\nprint(datetime.date.today().year)")
+    second = (await fetch_json(jp_fetch, "version"))["version"]
+    assert second != first
+    writer.vote(seeded[0].id, True)
+    assert (await fetch_json(jp_fetch, "version"))["version"] != second
+
+
+# -- curation stays in scope -----------------------------------------------------------------
+
+@pytest.mark.parametrize(("method", "suffix", "body"), [
+    ("GET", "", None),
+    ("DELETE", "", None),
+    ("POST", "/vote", {"direction": "down"}),
+    ("PUT", "/tags", {"tags": ["t"]}),
+    ("GET", "/export", None),
+])
+async def test_a_snippet_of_another_namespace_needs_that_namespace_named(
+    raw_fetch, seeded, writer, method, suffix, body
+):
+    other = writer.save("Print the team motto", "print('ship it')", namespace="teamA").snippet
+    response = await raw_fetch(f"snippets/{other.id}{suffix}", method=method, body=body)
+    found = assert_json_error(response, 404, "teamA")
+    assert "namespace=teamA" in found["hint"]
+    assert writer.get(other.id, namespace="teamA").votes_down == 0  # nothing changed
+    named = await raw_fetch(f"snippets/{other.id}{suffix}?namespace=teamA", method=method,
+                            body=body)
+    assert named.code == 200, named.body[:300]

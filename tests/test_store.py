@@ -22,7 +22,7 @@ from semcache_magic.snippet import Match
 def test_save_then_exact_lookup(fast_cache: SnippetCache) -> None:
     saved = fast_cache.save("Print the factorial of 6", "import math\nprint(math.factorial(6))")
     assert saved.created
-    match = fast_cache.lookup("print the FACTORIAL of 6.")
+    match = fast_cache.lookup("print the factorial of 6.")
     assert match.tier == "exact"
     assert match.snippet is not None and match.snippet.id == saved.snippet.id
     assert match.code == "import math\nprint(math.factorial(6))\n"

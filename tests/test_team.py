@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import WordHashEmbedder
+from fixtures_s3 import s3_options
 
 from semcache_magic.cache import SnippetCache
 from semcache_magic.cli import main
@@ -25,61 +22,6 @@ from semcache_magic.errors import ConfigurationError, SnippetNotFoundError
 from semcache_magic.share import promote_snippet
 
 PER_CLIENT = 200
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A moto S3 server on 127.0.0.1 (its own process), stopped after the module."""
-    log = tmp_path_factory.mktemp("moto") / "moto.log"
-    for _ in range(3):  # the free port may be taken between probe and bind: try another
-        port = _free_port()
-        with log.open("ab") as sink:
-            server = subprocess.Popen(
-                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                stdout=sink, stderr=subprocess.STDOUT)
-        endpoint = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while server.poll() is None and time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1).close()
-                break
-            except (urllib.error.URLError, OSError):
-                time.sleep(0.05)
-        if server.poll() is None and time.monotonic() < deadline:
-            break
-        server.kill()
-        server.wait()
-    else:
-        pytest.fail(f"moto did not start: {log.read_text()[-2000:]}")
-    try:
-        yield endpoint
-    finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-
-
-def _options(endpoint: str) -> dict[str, str]:
-    return {"aws_access_key_id": "testing", "aws_secret_access_key": "testing",
-            "aws_endpoint": endpoint, "aws_region": "us-east-1", "allow_http": "true"}
-
-
-@pytest.fixture
-def s3_store(s3_endpoint: str) -> tuple[str, dict[str, str]]:
-    """A fresh bucket: (store URI, storage options)."""
-    bucket = f"semcache-{uuid.uuid4().hex[:12]}"
-    request = urllib.request.Request(f"{s3_endpoint}/{bucket}", method="PUT")
-    urllib.request.urlopen(request, timeout=10).close()
-    return f"s3://{bucket}/team-cache", _options(s3_endpoint)
 
 
 def _task(client: str, i: int) -> tuple[str, str]:
@@ -175,7 +117,7 @@ def test_two_clients_creating_the_store_at_once_both_succeed(s3_endpoint: str) -
         urllib.request.urlopen(urllib.request.Request(f"{s3_endpoint}/{bucket}", method="PUT"),
                                timeout=10).close()
         stores.append(f"s3://{bucket}/team-cache")
-    options = _options(s3_endpoint)
+    options = s3_options(s3_endpoint)
     ctx = multiprocessing.get_context("spawn")
     barrier, results = ctx.Barrier(2), ctx.Queue()
     procs = [ctx.Process(target=_first_saver, args=(stores, options, name, barrier, results))
@@ -235,7 +177,8 @@ def test_a_namespace_not_on_the_list_is_never_served(
     shared_store: tuple[str, dict[str, str]],
 ) -> None:
     team = _cache(shared_store, namespace="team")
-    team.save("Reverse the string 'notebook' and print it", "print('notebook'[::-1])")
+    team.save("Reverse the string 'notebook' and print it",
+              "# parameters\ntext = 'notebook'\nprint(text[::-1])")
     personal_only = _cache(shared_store)  # default: the personal namespace alone
     with_team = _cache(shared_store, search_namespaces=["personal", "team"])
     probes = {
@@ -250,6 +193,11 @@ def test_a_namespace_not_on_the_list_is_never_served(
             task, threshold=-1.0).tier == "miss", tier
         match = with_team.lookup(task, threshold=0.3)
         assert (match.tier, match.namespace) == (tier, "team")
+        # Found, but someone else's: served code from team waits for a yes.
+        assert match.trusted is (not match.served)
+        trusting = _cache(shared_store, search_namespaces=["personal", "team"],
+                          trusted_namespaces=["team"])
+        assert trusting.lookup(task, threshold=0.3).trusted
     assert personal_only.search("reverse string notebook") == []
     assert personal_only.list_snippets() == []
     assert [s.namespace for s in with_team.list_snippets()] == ["team"]
@@ -282,8 +230,10 @@ def test_promote_copies_to_the_team_with_provenance(
     assert match.snippet.id == copy.id and match.snippet.parent_id == original.id
     assert alice.get(original.id).namespace == "user:alice"  # the original stays
     assert not promote_snippet(alice, original.id, "team").created  # promoting twice: a no-op
+    with pytest.raises(SnippetNotFoundError, match="namespace 'team'"):
+        promote_snippet(alice, copy.id, "team")  # not in alice's namespaces: she must name it
     with pytest.raises(ConfigurationError, match="already in"):
-        promote_snippet(alice, copy.id, "team")
+        promote_snippet(_cache(shared_store, namespace="team"), copy.id, "team")
     with pytest.raises(SnippetNotFoundError):
         promote_snippet(alice, "ffffffffffffffff", "team")
 

@@ -1,6 +1,6 @@
 import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { Clipboard } from '@jupyterlab/apputils';
-import { INotebookTracker } from '@jupyterlab/notebook';
+import { INotebookTracker, NotebookActions } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { Widget } from '@lumino/widgets';
@@ -11,7 +11,7 @@ import { NotebookInserter } from './notebook';
 export const ACTION_MIME = 'application/vnd.semcache.action+json';
 
 interface IAction {
-  action: 'insert' | 'copy';
+  action: 'insert' | 'copy' | 'rerun';
   code: string;
   nonce?: string;
   at?: number;
@@ -22,8 +22,18 @@ interface IAction {
 const FRESH_SECONDS = 60;
 const done = new Set<string>();
 
+/** Resolves once `node` is in the document (or after ~2 s): outputs render detached. */
+async function attached(node: HTMLElement): Promise<void> {
+  for (let i = 0; i < 100 && !node.isConnected; i++) {
+    await new Promise(resolve => window.setTimeout(resolve, 20));
+  }
+}
+
 class ActionRenderer extends Widget implements IRenderMime.IRenderer {
-  constructor(private readonly inserter: NotebookInserter) {
+  constructor(
+    private readonly inserter: NotebookInserter,
+    private readonly tracker: INotebookTracker
+  ) {
     super();
     this.addClass('jp-semcache-action');
   }
@@ -41,7 +51,9 @@ class ActionRenderer extends Widget implements IRenderMime.IRenderer {
       return;
     }
     done.add(key);
-    if (data.action === 'copy') {
+    if (data.action === 'rerun') {
+      await this.rerun();
+    } else if (data.action === 'copy') {
       Clipboard.copyToSystem(data.code);
       this.node.textContent = 'Code copied to the clipboard.';
     } else if (this.inserter.asCellBelow(data.code)) {
@@ -50,9 +62,28 @@ class ActionRenderer extends Widget implements IRenderMime.IRenderer {
       this.node.textContent = 'Open a notebook to insert the code.';
     }
   }
+
+  /**
+   * Run the cell holding this output again (the widget's Regenerate, Run this code,
+   * Trust and run): the kernel armed the change, and the new run replaces the cell's
+   * view and outputs like any execution, so they are saved with the notebook.
+   */
+  private async rerun(): Promise<void> {
+    await attached(this.node);
+    const panel = this.tracker.find(p => p.node.contains(this.node));
+    const index = panel?.content.widgets.findIndex(cell => cell.node.contains(this.node)) ?? -1;
+    if (!panel || index < 0) {
+      this.node.textContent = 'Run this cell again to continue.';
+      return;
+    }
+    const notebook = panel.content;
+    notebook.deselectAll();
+    notebook.activeCellIndex = index;
+    await NotebookActions.run(notebook, panel.sessionContext);
+  }
 }
 
-/** Performs the Insert/Copy actions of the %%cached_task widget. */
+/** Performs the Insert/Copy/Run-again actions of the %%cached_task widget. */
 export const actionsPlugin: JupyterFrontEndPlugin<void> = {
   id: 'semcache-magic:actions',
   description: 'Insert or copy code from the %%cached_task widget.',
@@ -64,7 +95,7 @@ export const actionsPlugin: JupyterFrontEndPlugin<void> = {
       {
         safe: false, // only outputs trusted in this session may act
         mimeTypes: [ACTION_MIME],
-        createRenderer: () => new ActionRenderer(inserter)
+        createRenderer: () => new ActionRenderer(inserter, tracker)
       },
       0
     );

@@ -22,8 +22,24 @@ export interface ISnippet {
   failure_count: number;
   votes_up: number;
   votes_down: number;
+  /** Where an imported snippet came from (empty otherwise). */
+  origin?: { path?: string; cell?: string | number };
   /** Blended search score; null when listing. */
   score: number | null;
+}
+
+/** A save or an edit: the snippet, and what happened. */
+export interface ISaved extends ISnippet {
+  created?: boolean;
+  /** The id an edit replaced ("" when the snippet kept its id). */
+  replaced?: string;
+  redacted?: string[];
+}
+
+export interface ISnippetDraft {
+  task: string;
+  code: string;
+  tags: string[];
 }
 
 export interface ISnippetList {
@@ -64,32 +80,59 @@ export function getNamespaces(): Promise<INamespaces> {
   return requestAPI<INamespaces>('namespaces');
 }
 
-function snippetPath(id: string, action = ''): string {
+/**
+ * The route of one snippet. The server acts only on snippets of the namespaces it
+ * searches unless the namespace is named: the panel names the one the snippet is in.
+ */
+function snippetPath(id: string, action = '', namespace = ''): string {
   const path = `snippets/${encodeURIComponent(id)}`;
-  return action ? `${path}/${action}` : path;
+  const route = action ? `${path}/${action}` : path;
+  return namespace ? `${route}?namespace=${encodeURIComponent(namespace)}` : route;
 }
 
-export function voteSnippet(id: string, up: boolean): Promise<ISnippet> {
-  return requestAPI<ISnippet>(snippetPath(id, 'vote'), {
+export function voteSnippet(id: string, up: boolean, namespace = ''): Promise<ISnippet> {
+  return requestAPI<ISnippet>(snippetPath(id, 'vote', namespace), {
     method: 'POST',
     body: JSON.stringify({ direction: up ? 'up' : 'down' })
   });
 }
 
-export function setSnippetTags(id: string, tags: string[]): Promise<ISnippet> {
-  return requestAPI<ISnippet>(snippetPath(id, 'tags'), {
+export function setSnippetTags(id: string, tags: string[], namespace = ''): Promise<ISnippet> {
+  return requestAPI<ISnippet>(snippetPath(id, 'tags', namespace), {
     method: 'PUT',
     body: JSON.stringify({ tags })
   });
 }
 
-export async function deleteSnippet(id: string): Promise<void> {
-  await requestAPI<unknown>(snippetPath(id), { method: 'DELETE' });
+/** Save code as a new snippet (source "manual"). */
+export function saveSnippet(draft: ISnippetDraft): Promise<ISaved> {
+  return requestAPI<ISaved>('snippets', { method: 'POST', body: JSON.stringify(draft) });
+}
+
+/** Edit a snippet: a new task or code makes a new version that replaces it. */
+export function editSnippet(
+  id: string,
+  draft: Partial<ISnippetDraft>,
+  namespace = ''
+): Promise<ISaved> {
+  return requestAPI<ISaved>(snippetPath(id, '', namespace), {
+    method: 'PUT',
+    body: JSON.stringify(draft)
+  });
+}
+
+/** A number that changes whenever any snippet is written (cheap to poll). */
+export async function getVersion(): Promise<number> {
+  return (await requestAPI<{ version: number }>('version')).version;
+}
+
+export async function deleteSnippet(id: string, namespace = ''): Promise<void> {
+  await requestAPI<unknown>(snippetPath(id, '', namespace), { method: 'DELETE' });
 }
 
 /** Fetch the `.py` export and hand it to the browser as a download. */
-export async function downloadSnippet(id: string): Promise<string> {
-  const response = await requestRaw(snippetPath(id, 'export'));
+export async function downloadSnippet(id: string, namespace = ''): Promise<string> {
+  const response = await requestRaw(snippetPath(id, 'export', namespace));
   const disposition = response.headers.get('Content-Disposition') ?? '';
   const name = /filename="([^"]+)"/.exec(disposition)?.[1] ?? `semcache_${id}.py`;
   const url = URL.createObjectURL(await response.blob());

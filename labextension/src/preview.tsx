@@ -3,6 +3,7 @@ import * as React from 'react';
 import { IEditorLanguageRegistry } from '@jupyterlab/codemirror';
 
 import { ISnippet } from './api';
+import { highlightInto } from './highlight';
 
 /** What a user can do with the selected snippet. */
 export interface ISnippetCommands {
@@ -12,6 +13,7 @@ export interface ISnippetCommands {
   exportFile(snippet: ISnippet): void;
   vote(snippet: ISnippet, up: boolean): void;
   editTags(snippet: ISnippet): void;
+  edit(snippet: ISnippet): void;
   remove(snippet: ISnippet): void;
 }
 
@@ -40,36 +42,29 @@ function dateTime(epoch: number): string {
   return epoch ? new Date(epoch * 1000).toLocaleString() : '—';
 }
 
-/** The code, highlighted by JupyterLab's own CodeMirror language registry. */
+/** The code, highlighted by JupyterLab's own CodeMirror language registry; the box
+ * can be resized (drag its corner) and its lines wrapped. */
 function HighlightedCode(props: {
   code: string;
   language: string;
   languages: IEditorLanguageRegistry;
+  wrap: boolean;
 }): JSX.Element {
   const ref = React.useRef<HTMLPreElement>(null);
   React.useEffect(() => {
     const element = ref.current;
-    if (!element) {
-      return;
-    }
-    // Plain text at once; the highlighted copy replaces it when the language has loaded.
-    element.textContent = props.code;
-    let current = true;
-    const highlighted = document.createElement('div');
-    const language = props.languages.findBest(props.language || 'python');
-    props.languages
-      .highlight(props.code, language, highlighted)
-      .then(() => {
-        if (current) {
-          element.replaceChildren(...Array.from(highlighted.childNodes));
-        }
-      })
-      .catch(() => undefined); // keep the plain text
-    return () => {
-      current = false;
-    };
+    return element
+      ? highlightInto(element, props.code, props.language, props.languages)
+      : undefined;
   }, [props.code, props.language, props.languages]);
-  return <pre ref={ref} className="jp-semcache-code cm-s-jupyter" />;
+  return (
+    <pre
+      ref={ref}
+      className={`jp-semcache-code cm-s-jupyter ${props.wrap ? 'jp-mod-wrap' : ''}`}
+      tabIndex={0}
+      aria-label="code"
+    />
+  );
 }
 
 function Row(props: { label: string; children: React.ReactNode }): JSX.Element | null {
@@ -88,7 +83,11 @@ export function SnippetPreview(props: {
   commands: ISnippetCommands;
 }): JSX.Element {
   const { snippet, commands } = props;
+  const [wrap, setWrap] = React.useState(false);
   const inputs = Object.entries(snippet.input_schema);
+  const origin = snippet.origin?.path
+    ? `${snippet.origin.path}${snippet.origin.cell !== undefined ? `, cell ${snippet.origin.cell}` : ''}`
+    : '';
   const button = (
     label: string,
     title: string,
@@ -112,6 +111,7 @@ export function SnippetPreview(props: {
         code={snippet.code}
         language={snippet.language}
         languages={props.languages}
+        wrap={wrap}
       />
       <div className="jp-semcache-actions">
         {button('Insert', 'Insert at the cursor of the active cell', () =>
@@ -126,7 +126,11 @@ export function SnippetPreview(props: {
         )}
         {button(`▲ ${snippet.votes_up}`, 'Vote up', () => commands.vote(snippet, true))}
         {button(`▼ ${snippet.votes_down}`, 'Vote down', () => commands.vote(snippet, false))}
+        {button('Edit…', 'Edit the task, code and tags (saves a new version)', () =>
+          commands.edit(snippet)
+        )}
         {button('Tags…', 'Edit the tags', () => commands.editTags(snippet))}
+        {button(wrap ? 'No wrap' : 'Wrap', 'Wrap long code lines', () => setWrap(w => !w))}
         {button('Delete', 'Delete from the cache', () => commands.remove(snippet), 'jp-mod-warn')}
       </div>
       <dl className="jp-semcache-provenance">
@@ -134,6 +138,7 @@ export function SnippetPreview(props: {
         <Row label="source">{snippet.source}</Row>
         <Row label="model">{snippet.model || '—'}</Row>
         <Row label="parent">{snippet.parent_id || '—'}</Row>
+        {origin && <Row label="from">{origin}</Row>}
         <Row label="created">{dateTime(snippet.created_at)}</Row>
         <Row label="last used">{dateTime(snippet.last_used_at)}</Row>
         <Row label="runs">

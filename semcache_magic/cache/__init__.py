@@ -13,11 +13,13 @@ from __future__ import annotations
 from ._cache import SavedSnippet, ScoredSnippet, SnippetCache, code_hash
 from ._embedder import BUNDLED_MODEL, Embedder, get_embedder
 from ._lookup import NEUTRAL_QUALITY, blend_score, lexical_overlap, lookup, quality
+from ._serving import SERVABLE_SOURCES, same_program, servable
 from ._stats import format_stats, percentile, run_stats
 
 __all__ = [
     "BUNDLED_MODEL",
     "NEUTRAL_QUALITY",
+    "SERVABLE_SOURCES",
     "Embedder",
     "SavedSnippet",
     "ScoredSnippet",
@@ -31,4 +33,6 @@ __all__ = [
     "percentile",
     "quality",
     "run_stats",
+    "same_program",
+    "servable",
 ]

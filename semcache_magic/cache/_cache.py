@@ -6,6 +6,7 @@ tasks, embeds them (only when a tier needs it) and runs the tiered lookup.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -14,14 +15,21 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..config import SemCache, resolve_namespace, search_namespaces
-from ..errors import ConfigurationError, TaskError
+from ..config import SemCache, resolve_namespace, search_namespaces, trusted_namespaces
+from ..errors import (
+    AmbiguousIdError,
+    ConfigurationError,
+    SnippetNotFoundError,
+    StoreError,
+    TaskError,
+)
 from ..snippet import SOURCES, Match, RunRecord, SaveOptions, Snippet
 from ..store import SnippetStore, check_id
 from ..task import (
     TaskAnalysis,
     analyse_task,
     clean_task_text,
+    declared_parameters,
     imported_libraries,
     redact,
     redact_text,
@@ -38,11 +46,15 @@ __all__ = ["SavedSnippet", "ScoredSnippet", "SnippetCache", "code_hash"]
 
 @dataclass
 class SavedSnippet:
-    """What :meth:`SnippetCache.save` did."""
+    """What :meth:`SnippetCache.save` (or :meth:`SnippetCache.edit`) did.
+
+    ``replaced`` is the id of the snippet an edit replaced (empty otherwise).
+    """
 
     snippet: Snippet
     created: bool
     redacted: list[str]
+    replaced: str = ""
 
 
 @dataclass
@@ -52,6 +64,11 @@ class ScoredSnippet:
     snippet: Snippet
     score: float
     parts: dict[str, float]
+
+
+#: Ids sharing a typed prefix that are read to tell them apart (4 hex characters already
+#: single out one snippet in 65,536; more are listed only to say the prefix is ambiguous).
+_PREFIX_CANDIDATES = 50
 
 
 def code_hash(code: str) -> str:
@@ -93,15 +110,30 @@ class SnippetCache:
     @property
     def store(self) -> SnippetStore:
         if self._store is None:
-            self._store = SnippetStore(
+            store = SnippetStore(
                 self.config.store_uri,
                 embedder_name=self.config.embedding_model or "",
                 storage_options={str(k): str(v) for k, v in self.config.storage_options.items()},
                 optimize_every=self.config.optimize_every,
                 vector_index_min_rows=self.config.vector_index_min_rows,
                 vector_cache_rows=self.config.vector_cache_rows,
+                timeout=self.config.store_timeout,
             )
+            # Rows keyed by an older task analysis (another exact key) are re-keyed once,
+            # so an upgrade does not turn every exact hit into a model call.
+            with contextlib.suppress(StoreError):  # a read-only or broken store still reads
+                store.rekey(self._rekeyed)
+            self._store = store
         return self._store
+
+    def _rekeyed(self, snippet: Snippet) -> Snippet:
+        analysis = analyse_task(snippet.task, input_schema=snippet.input_schema,
+                                language=snippet.language, max_chars=len(snippet.task) + 1)
+        return replace(
+            snippet, task_norm=analysis.normalised, template=analysis.template,
+            template_hash=analysis.template_hash, task_hash=analysis.task_hash(snippet.namespace),
+            literals=analysis.literals,
+            params=declared_parameters(snippet.code, analysis.literals))
 
     def _writable_store(self) -> SnippetStore:
         store = self.store
@@ -128,6 +160,10 @@ class SnippetCache:
         return analyse_task(text, input_schema=input_schema, language=language,
                             max_chars=self.config.max_task_chars)
 
+    def trusted_namespaces(self) -> list[str]:
+        """Namespaces whose code runs without a confirmation (see config)."""
+        return trusted_namespaces(self.config)
+
     def namespaces(self, namespace: str | None = None) -> list[str]:
         """The namespaces a lookup searches (see :func:`config.search_namespaces`)."""
         return search_namespaces(namespace, self.config)
@@ -152,7 +188,8 @@ class SnippetCache:
         """
         analysis = task if isinstance(task, TaskAnalysis) else self.analyse(
             task, input_schema=input_schema)
-        if on_wait is not None and not self.store.connected:
+        # Asked before touching self.store: opening it imports lancedb (and checks keys).
+        if on_wait is not None and (self._store is None or not self._store.connected):
             on_wait("opening the snippet store…")
         namespaces = self.namespaces(namespace)
         self._embed_early(analysis, namespaces)
@@ -166,6 +203,7 @@ class SnippetCache:
             use_slots=self.config.use_slots if use_slots is None else use_slots,
             text_weight=self.config.text_weight,
             quality_weight=self.config.quality_weight,
+            trusted_namespaces=self.trusted_namespaces(),
         )
 
     def _embed_early(self, analysis: TaskAnalysis, namespaces: Sequence[str]) -> None:
@@ -209,9 +247,11 @@ class SnippetCache:
         self.store.count()
 
     def search(
-        self, text: str, *, namespace: str | None = None, limit: int = 10
+        self, text: str, *, namespace: str | None = None, limit: int = 10,
+        min_score: float | None = None,
     ) -> list[ScoredSnippet]:
-        """Hybrid (vector + full-text) search, best first, for browsing."""
+        """Hybrid (vector + full-text) search, best first, for browsing; hits below
+        ``min_score`` (default ``search_floor``) are not matches and are left out."""
         analysis = self.analyse(text)
         vector = self.embedder.embed_one(analysis.task)
         namespaces = self.namespaces(namespace)
@@ -220,7 +260,9 @@ class SnippetCache:
             analysis, candidates, text_weight=self.config.text_weight,
             quality_weight=self.config.quality_weight,
         )
-        return [ScoredSnippet(s, score, parts) for s, score, parts in ranked[:limit]]
+        floor = self.config.search_floor if min_score is None else min_score
+        return [ScoredSnippet(s, score, parts) for s, score, parts in ranked[:limit]
+                if score >= floor]
 
     # -- writes ----------------------------------------------------------------------------
 
@@ -241,10 +283,13 @@ class SnippetCache:
         if opts.parent_id:
             check_id(opts.parent_id)
         task_redaction, code_redaction = redact(task), redact(code)
+        context_redaction = redact(opts.context_code)  # earlier cells hold secrets too
         analysis = self.analyse(task_redaction.text, input_schema=opts.input_schema,
                                 language=opts.language)
         ns = resolve_namespace(opts.namespace, self.config)
         clean_code = code_redaction.text.strip("\n") + "\n"
+        context = context_redaction.text.strip("\n")
+        context = context + "\n" if context.strip() else ""
         digest = code_hash(clean_code)
         task_hash = analysis.task_hash(ns)
         snippet = Snippet(
@@ -259,7 +304,7 @@ class SnippetCache:
             code_hash=digest,
             literals=analysis.literals,
             input_schema=dict(analysis.input_schema),
-            libraries=imported_libraries(clean_code),
+            libraries=imported_libraries(context + clean_code),
             source=opts.source,
             parent_id=opts.parent_id or "",
             model=opts.model or "",
@@ -267,8 +312,12 @@ class SnippetCache:
             kernel=opts.kernel or "",
             tags=sorted({t.strip() for t in opts.tags if t and t.strip()}),
             embedder=self.embedder.name,
+            params=declared_parameters(clean_code, analysis.literals),
+            origin=dict(opts.origin or {}),
+            context_code=context,
+            free_names=sorted({str(name) for name in opts.free_names}),
         )
-        return snippet, task_redaction.found + code_redaction.found
+        return snippet, task_redaction.found + code_redaction.found + context_redaction.found
 
     def existing_ids(self, ids: Sequence[str]) -> set[str]:
         """Which of ``ids`` are stored (one query per 500 ids)."""
@@ -307,44 +356,107 @@ class SnippetCache:
                     input_schema=item.get("input_schema"),
                     parent_id=str(item.get("parent_id", "")), model=str(item.get("model", "")),
                     kernel=str(item.get("kernel", "")), tags=tuple(item.get("tags") or ()),
-                    language=str(item.get("language") or "python")))
+                    language=str(item.get("language") or "python"),
+                    origin=item.get("origin"), context_code=str(item.get("context_code") or ""),
+                    free_names=tuple(item.get("free_names") or ())))
             prepared.append((snippet, found))
-        if not prepared:
-            return []
-        vectors = self.embedder.embed([s.task for s, _ in prepared])
-        stored = self._writable_store().add_many(
-            [(s, v) for (s, _), v in zip(prepared, vectors, strict=True)])
+        stored = self.add_prepared([s for s, _ in prepared])
         return [SavedSnippet(s, created, found)
                 for (s, created), (_, found) in zip(stored, prepared, strict=True)]
 
-    def resolve_id(self, snippet_id: str) -> str:
-        """Accept a full id or an unambiguous prefix of at least 4 characters."""
+    def add_prepared(self, snippets: Sequence[Snippet]) -> list[tuple[Snippet, bool]]:
+        """Store snippets made by :meth:`prepare`: one embedding batch, one append; a
+        snippet already stored counts a use. Returns each with whether it was created."""
+        if not snippets:
+            return []
+        vectors = self.embedder.embed([s.task for s in snippets])
+        return self._writable_store().add_many(list(zip(snippets, vectors, strict=True)))
+
+    def resolve_id(self, snippet_id: str, *, namespace: str | None = None) -> str:
+        """The full id of a snippet given by its id or a unique prefix (4+ characters).
+
+        Only snippets in the namespaces a lookup searches (or in ``namespace``, when given)
+        are found: curating another namespace's snippet (a vote, a tag, a delete) needs
+        that namespace named explicitly. A prefix that fits several lists them.
+        """
         check_id(snippet_id)
+        scope = self.namespaces(namespace)
         store = self.store
         try:
-            return store.get(snippet_id).id
-        except KeyError:
+            candidates = [store.get(snippet_id)]
+        except SnippetNotFoundError:
             if len(snippet_id) < 4:
                 raise
-            hits = store.find_id_prefix(snippet_id, limit=2)
-            if len(hits) == 1:
-                return hits[0].id
-            raise
+            candidates = store.find_id_prefix(snippet_id, limit=_PREFIX_CANDIDATES)
+        inside = [s for s in candidates if s.namespace in scope]
+        if len(inside) == 1:
+            return inside[0].id
+        if inside:
+            raise AmbiguousIdError.for_prefix(snippet_id, inside)
+        if candidates:
+            raise SnippetNotFoundError.outside(snippet_id, candidates[0].namespace, scope)
+        raise SnippetNotFoundError.for_id(snippet_id)
 
-    def get(self, snippet_id: str) -> Snippet:
-        return self.store.get(self.resolve_id(snippet_id))
+    def get(self, snippet_id: str, *, namespace: str | None = None) -> Snippet:
+        return self.store.get(self.resolve_id(snippet_id, namespace=namespace))
 
-    def delete(self, snippet_id: str) -> Snippet:
-        return self.store.delete(self.resolve_id(snippet_id))
+    def delete(self, snippet_id: str, *, namespace: str | None = None) -> Snippet:
+        return self.store.delete(self.resolve_id(snippet_id, namespace=namespace))
 
-    def vote(self, snippet_id: str, up: bool) -> Snippet:
-        return self.store.vote(self.resolve_id(snippet_id), up)
+    def delete_many(self, ids: Sequence[str]) -> int:
+        """Delete these snippets (full ids); returns how many rows went."""
+        return self.store.delete_many(ids)
 
-    def set_tags(self, snippet_id: str, tags: Sequence[str]) -> Snippet:
-        return self.store.set_tags(self.resolve_id(snippet_id), tags)
+    def imported(self, namespace: str | None = None) -> list[Snippet]:
+        """The snippets imported from notebooks into the save namespace."""
+        return self.store.imported([resolve_namespace(namespace, self.config)])
+
+    def vote(self, snippet_id: str, up: bool, *, namespace: str | None = None) -> Snippet:
+        return self.store.vote(self.resolve_id(snippet_id, namespace=namespace), up)
+
+    def set_tags(self, snippet_id: str, tags: Sequence[str], *,
+                 namespace: str | None = None) -> Snippet:
+        return self.store.set_tags(self.resolve_id(snippet_id, namespace=namespace), tags)
+
+    def edit(self, snippet_id: str, *, task: str | None = None, code: str | None = None,
+             tags: Sequence[str] | None = None, namespace: str | None = None) -> SavedSnippet:
+        """Change a snippet's task, code or tags (``None`` keeps what it has).
+
+        New task or code make a new version: saved like any snippet (redacted, source
+        ``manual``, same namespace, parent = the old id) and the old one deleted, so no
+        lookup serves the replaced code again. Run counts and votes start afresh: they
+        were earned by the old code. Tags alone change in place.
+        """
+        old = self.get(snippet_id)
+        new_task = old.task if task is None else task
+        new_code = old.code if code is None else code
+        new_tags = list(old.tags if tags is None else tags)
+        if new_task.strip() == old.task.strip() and code_hash(new_code) == old.code_hash:
+            same = sorted({t.strip() for t in new_tags if t.strip()}) == old.tags
+            snippet = old if same else self.set_tags(old.id, new_tags, namespace=old.namespace)
+            return SavedSnippet(snippet, False, [])
+        saved = self.save(new_task, new_code, SaveOptions(
+            source="manual", namespace=old.namespace, input_schema=old.input_schema,
+            parent_id=old.id, kernel=old.kernel, tags=tuple(new_tags), language=old.language))
+        if saved.snippet.id == old.id:  # only white space changed: the same snippet
+            return saved
+        self.store.delete(old.id)  # after the save: a failure never loses both
+        return replace(saved, replaced=old.id)
+
+    def version(self) -> int:
+        """Changes with every write to the snippets (saves, edits, votes, tags, deletes)."""
+        return self.store.version()
 
     def record_use(self, snippet_id: str, *, success: bool | None) -> None:
         self.store.record_use(snippet_id, success=success)
+
+    def record_evidence(self, snippet_id: str, *, confirmed: Sequence[str] = (),
+                        refuted: Sequence[str] = ()) -> Snippet:
+        """Remember what the model (or a failed run) said about a snippet's substitutions:
+        ``confirmed`` evidence keys (``Match.pending``: ``"<literal>/<value class>"``,
+        ``shape/...``, ``order/...``), ``refuted`` literal indices or change keys; a
+        refutation outweighs any confirmation."""
+        return self.store.add_evidence(snippet_id, confirmed=confirmed, refuted=refuted)
 
     def list_snippets(
         self, *, namespace: str | None = None, all_namespaces: bool = False, limit: int = 50,

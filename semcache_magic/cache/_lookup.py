@@ -1,17 +1,18 @@
 """Tiered lookup: exact, slot, semantic, miss.
 
-1. ``exact``  -- a stored snippet has the same task hash (same normalised task,
-   input schema, language, in a searched namespace): its code is reused as is.
-2. ``slot``   -- a stored snippet has the same template and its literals map
-   unambiguously into its code (:mod:`semcache_magic.task`): the code with the
-   new values substituted is reused. No model call for 1 and 2.
-3. ``semantic`` -- hybrid retrieval (vector nearest neighbours plus full-text
-   matches) finds the best-scoring snippet; at or above the threshold it becomes
-   the *reference* the model adapts. Its code is never served as is.
+1. ``exact``  -- a stored snippet has the same task hash (same exact key, input
+   schema, language, in a searched namespace): its code is reused as is.
+2. ``slot``   -- a stored snippet has the same template, and the evidence says
+   where each new value goes (declared parameters, or the model's confirmation):
+   the code with the new values substituted is reused. No model call for 1 and 2.
+3. ``semantic`` -- the best reference for the model to adapt: a same-template
+   snippet with a *proposed* substitution for the model to confirm, an exact
+   match that may not be served (an imported cell), or the best-scoring result
+   of hybrid retrieval (vector nearest neighbours plus full-text matches) at or
+   above the threshold. Its code is never served as is.
 4. ``miss``   -- nothing scores high enough; the model writes fresh code.
 
-Only healthy snippets (not voted down, not failing more often than working)
-are served by tiers 1 and 2; others can still be references.
+What may be served, and on what evidence, is decided in ``_serving``.
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..snippet import Match, Snippet, Tier
-from ..task import TaskAnalysis, substitute
+from ..task import TaskAnalysis
+from ._serving import decide_slot, servable
 
 if TYPE_CHECKING:
     from ..store import SnippetStore
@@ -139,19 +141,28 @@ def lookup(
     use_slots: bool = True,
     text_weight: float = 0.15,
     quality_weight: float = 0.1,
+    trusted_namespaces: Collection[str] | None = None,
 ) -> Match:
     """Find what to do for ``analysis`` in ``namespaces`` (searched in order).
 
     ``embed`` is a callable ``text -> unit vector``; it is only called when the
-    exact and slot tiers have nothing (so those never load the model).
+    exact and slot tiers have nothing (so those never load the model). Code from a
+    namespace outside ``trusted_namespaces`` (default: every searched one) is
+    served with ``Match.trusted`` False.
     """
     now = time.time()
     order = {ns: i for i, ns in enumerate(namespaces)}
+    trusted = set(namespaces) if trusted_namespaces is None else set(trusted_namespaces)
 
     def fit(snippets: Sequence[Snippet]) -> list[Snippet]:
-        usable = [s for s in snippets if s.language == analysis.language and s.healthy]
-        usable.sort(key=lambda s: (order.get(s.namespace, len(order)), -quality(s, now)))
+        usable = [s for s in snippets if s.language == analysis.language]
+        # Servable first, then the searched order of namespaces, then the track record.
+        usable.sort(key=lambda s: (not servable(s), order.get(s.namespace, len(order)),
+                                   -quality(s, now)))
         return usable
+
+    def certain(snippet: Snippet) -> dict[str, float]:
+        return {"similarity": 1.0, "lexical": 1.0, "quality": quality(snippet, now)}
 
     # Exact and slot candidates come back from one query. Many snippets may share a
     # template, so when that query is full the exact key is asked on its own: a crowded
@@ -165,25 +176,43 @@ def lookup(
     exact = [s for s in found if s.task_hash in exact_hashes]
     if not exact and len(found) >= probe_limit:
         exact = store.by_task_hash(exact_hashes, namespaces)
+    reference: Match | None = None
     for snippet in fit(exact):
-        if snippet.task_hash == analysis.task_hash(snippet.namespace):
+        if snippet.task_hash != analysis.task_hash(snippet.namespace):
+            continue
+        if servable(snippet):
             return Match(
-                tier="exact", analysis=analysis, score=1.0,
-                score_parts={"similarity": 1.0, "lexical": 1.0, "quality": quality(snippet, now)},
+                tier="exact", analysis=analysis, score=1.0, score_parts=certain(snippet),
                 snippet=snippet, code=snippet.code, namespace=snippet.namespace,
+                evidence="exact", trusted=snippet.namespace in trusted,
             )
+        # The same task, but not code we serve (imported, unhealthy): the best reference.
+        reference = reference or Match(
+            tier="semantic", analysis=analysis, score=1.0, score_parts=certain(snippet),
+            snippet=snippet, namespace=snippet.namespace)
     same_template = fit([s for s in found if s.template_hash == analysis.template_hash]) if (
         wants_slots) else []
+    proposal: Match | None = None
     for snippet in same_template:
-        result = substitute(snippet.code, snippet.literals, analysis.literals)
-        if result is None or not result.changes:
+        decision = decide_slot(snippet, analysis)
+        if decision.substitution is None:
             continue
-        return Match(
-            tier="slot", analysis=analysis, score=1.0,
-            score_parts={"similarity": 1.0, "lexical": 1.0, "quality": quality(snippet, now)},
-            snippet=snippet, code=result.code, substitutions=list(result.changes),
-            namespace=snippet.namespace,
+        match = Match(
+            tier="slot" if decision.served else "semantic", analysis=analysis, score=1.0,
+            score_parts=certain(snippet), snippet=snippet,
+            code=decision.substitution.code if decision.served else None,
+            substitutions=list(decision.substitution.changes), namespace=snippet.namespace,
+            evidence=decision.evidence, trusted=snippet.namespace in trusted,
+            proposal=None if decision.served else decision.substitution.code,
+            slots=list(decision.doubtful), pending=list(decision.pending),
         )
+        if decision.served:
+            return match
+        proposal = proposal or match
+    if proposal is not None:
+        return proposal
+    if reference is not None:
+        return reference
 
     if embed is None:
         return Match(tier="miss", analysis=analysis)

@@ -6,7 +6,8 @@ sets ``handler`` on them; a handler takes the parsed arguments and a
 happens in the core modules.
 
 Exit codes: 0 success, 1 an error we explain on stderr, 2 bad usage,
-3 the task needs the model but ``--no-model`` was given, 130 interrupted.
+3 the task needs the model but ``--no-model`` was given, 4 the cache would serve code
+from a namespace you have not trusted and ``--trust`` was not given, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..config import SemCache
-from ..errors import ModelRequiredError, SemcacheError
+from ..errors import ConfigurationError, ModelRequiredError, SemcacheError
 
 if TYPE_CHECKING:
     from ..cache import SnippetCache
@@ -30,9 +31,10 @@ if TYPE_CHECKING:
 __all__ = ["CliContext", "build_parser", "main"]
 
 #: Modules under semcache_magic.cli that contribute subcommands, in help order.
-COMMAND_MODULES = ("store_cmds", "run_cmd", "exec_cmd", "share_cmds")
+COMMAND_MODULES = ("store_cmds", "run_cmd", "exec_cmd", "share_cmds", "freeze_cmd")
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NEEDS_MODEL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NEEDS_MODEL, EXIT_NEEDS_TRUST = 0, 1, 2, 3, 4
+EXIT_INTERRUPTED = 130
 
 
 class CliContext:
@@ -46,6 +48,13 @@ class CliContext:
                  cache: SnippetCache | None = None) -> None:
         self.args = args
         store, namespace = getattr(args, "store", None), getattr(args, "namespace", None)
+        # An empty value would silently mean "the default": say so instead.
+        if store is not None and not store.strip():
+            raise ConfigurationError("--store is empty",
+                                     hint="give a directory or a URI, or leave --store out")
+        if namespace is not None and not namespace.strip():
+            raise ConfigurationError("--namespace is empty",
+                                     hint="give a namespace, or leave --namespace out")
         if config is None:
             config = SemCache().apply_env()
         elif store or namespace:  # options of this command only: the session keeps its own

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigurationError
 from ..options import check_count, check_names, check_score, check_seconds
+from . import EXIT_NEEDS_MODEL, EXIT_NEEDS_TRUST
 
 if TYPE_CHECKING:
     from . import CliContext
@@ -28,6 +29,9 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--out", metavar="X,Y", help="variables to fetch back (shown in --json)")
     p.add_argument("--no-model", action="store_true",
                    help="never call Claude: exit 3, running nothing, if the cache cannot serve")
+    p.add_argument("--trust", action="store_true",
+                   help="run served code from a namespace you have not trusted (else: shown, "
+                   "exit 4)")
     p.add_argument("--dry-run", action="store_true", help="show the code; run nothing")
     p.add_argument("--refresh", action="store_true", help="skip the cache")
     p.add_argument("--no-save", action="store_true", help="do not save the result")
@@ -74,7 +78,7 @@ def cmd_run(args: argparse.Namespace, ctx: CliContext) -> int:
         timeout=check_seconds(args.timeout, "--timeout"), inputs=_inputs(args.in_json),
         outputs=check_names(args.out, "--out"), kernel=args.kernel, model=args.model,
         max_repairs=check_count(args.max_repairs, "--max-repairs", high=20),
-        allow_model=not args.no_model, face="cli",
+        allow_model=not args.no_model, trust=args.trust, face="cli",
     )
     pipeline = Pipeline(ctx.config, cache=ctx.cache)
     view = None if ctx.json else TextView(sys.stderr, show_code=args.dry_run,
@@ -97,10 +101,12 @@ def cmd_run(args: argparse.Namespace, ctx: CliContext) -> int:
         ctx.emit(data)
     elif args.dry_run and outcome.code:
         print(outcome.code, end="")
-    if outcome.status == "needs_model":
-        if ctx.json and outcome.error:
+    if outcome.status in ("needs_model", "needs_trust"):
+        if outcome.status == "needs_trust" and not ctx.json and outcome.code:
+            print(outcome.code, end="", file=sys.stderr)  # what would run, for reading
+        if ctx.json and outcome.error:  # else the text view has said it
             print(f"semcache: {outcome.error.describe()}", file=sys.stderr)
-        return 3
+        return EXIT_NEEDS_MODEL if outcome.status == "needs_model" else EXIT_NEEDS_TRUST
     if outcome.status in ("ok", "dry_run"):
         return 0
     if ctx.json and outcome.error:

@@ -172,14 +172,21 @@ def cmd_lookup(args: argparse.Namespace, ctx: CliContext) -> int:
         ctx.emit(data)
         return 0
     print(f"tier: {match.tier}  score: {match.score:.3f}  "
-          + "  ".join(f"{k}={v:.2f}" for k, v in match.score_parts.items()))
+          + "  ".join(f"{k}={v:.2f}" for k, v in match.score_parts.items())
+          + (f"  evidence: {match.evidence}" if match.evidence else ""))
     if match.snippet is not None and match.tier != "miss":
         print(f"snippet: {match.snippet.id}  ({match.snippet.namespace})")
         print(f"reference task: {match.snippet.task}")
     for old, new in match.substitutions:
         print(f"substituted: {old} -> {new}")
+    if match.served and not match.trusted:
+        print(f"(from {match.namespace}, a namespace you have not trusted: "
+              "it runs only with --trust)")
     if match.served:
         print("code:\n" + (match.code or ""))
+    elif match.proposal is not None:
+        print("proposed code (the model confirms or corrects it; not run as is):\n"
+              + match.proposal)
     elif match.tier == "semantic" and match.snippet is not None:
         print("reference code (the model adapts it; it is not run as is):\n" + match.snippet.code)
     return 0
@@ -212,7 +219,13 @@ def cmd_show(args: argparse.Namespace, ctx: CliContext) -> int:
           f"votes:      +{s.votes_up} / -{s.votes_down}\n"
           f"libraries:  {', '.join(s.libraries) or '-'}\n"
           f"inputs:     {', '.join(f'{k}: {v}' for k, v in s.input_schema.items()) or '-'}\n"
-          f"tags:       {', '.join(s.tags) or '-'}\n---\n{s.code}", end="")
+          f"tags:       {', '.join(s.tags) or '-'}\n", end="")
+    if s.origin:  # imported from a notebook: where from, and what it needs from it
+        print(f"origin:     {s.origin.get('path')} [cell {s.origin.get('cell')}]\n"
+              f"free names: {', '.join(s.free_names) or '-'}")
+    if s.context_code.strip():
+        print(f"--- context (from earlier cells)\n{s.context_code}", end="")
+    print(f"---\n{s.code}", end="")
     return 0
 
 

@@ -75,6 +75,9 @@ def default_reply(body: dict[str, Any], answers: Mapping[str, str] | None = None
     """The built-in rule: adapt by literal substitution, generate from ``answers``, repair as is."""
     text = user_text(body)
     reference_code = extract_section(text, "reference_code")
+    context = extract_section(text, "reference_context")
+    if reference_code is not None and context:  # a notebook cell runs after its context
+        reference_code = f"{context}\n\n{reference_code}"
     task = extract_section(text, "task") or text.strip() or "(empty task)"
     if reference_code is not None:
         old = analyse_task(extract_section(text, "reference_task") or "?").literals

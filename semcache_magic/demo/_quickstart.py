@@ -20,9 +20,12 @@ from typing import Any
 __all__ = ["DEMO_ANSWERS", "find_quickstart", "prepare_demo", "run_quickstart"]
 
 _FIBONACCI = """\
+# parameters
+count = 10
+
 a, b = 0, 1
 numbers = []
-for _ in range(10):
+for _ in range(count):
     numbers.append(a)
     a, b = b, a + b
 print(numbers)
@@ -36,7 +39,7 @@ print(summary)
 
 #: Scripted answers of the local model server, by normalised task.
 DEMO_ANSWERS: dict[str, str] = {
-    "print the first 10 fibonacci numbers as a list": _FIBONACCI,
+    "print the first 10 Fibonacci numbers as a list": _FIBONACCI,
     "compute the mean and standard deviation of every numeric column of df into summary":
         _SUMMARY,
 }
@@ -112,22 +115,18 @@ def run_quickstart(out_dir: str | Path | None = None, *, timeout: int = 600) -> 
 
 
 def summarise(path: str | Path) -> list[tuple[str, str, str]]:
-    """(task, tier, what it said) for each ``%%cached_task`` cell of an executed notebook."""
+    """(task, tier, what it said) for each ``%%cached_task`` cell of an executed notebook,
+    read from the record each task's output keeps."""
     from ..share import read_notebook
+    from ..view import find_record
 
     rows = []
     for cell in read_notebook(path).cells:
         if cell.cell_type != "code" or not cell.source.startswith("%%cached_task"):
             continue
         task = cell.source.splitlines()[1] if "\n" in cell.source else ""
-        said = [line[len("semcache: "):] for output in cell.get("outputs", [])
-                if output.get("name") == "stdout"
-                for line in str(output.get("text", "")).splitlines()
+        record = next((r for r in map(find_record, cell.get("outputs", [])) if r), None)
+        said = [line[len("semcache: "):] for line in (record or {}).get("lines", [])
                 if line.startswith("semcache: ")]
-        # The line that names the tier; a first task may say what it waits for before it.
-        tiers = ("exact", "slot", "semantic", "miss")
-        first = next((line for line in said if line.split(" ")[0] in tiers),
-                     said[0] if said else "")
-        tier = first.split(" ")[0] if first.split(" ")[0] in tiers else "?"
-        rows.append((task, tier, first))
+        rows.append((task, str((record or {}).get("tier") or "?"), said[0] if said else ""))
     return rows

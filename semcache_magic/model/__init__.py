@@ -2,7 +2,8 @@
 
 :class:`ClaudeAdapter` is the only user of the anthropic SDK (imported on the
 first call). The prompts and the reading of answers are in ``_prompts``; token
-usage and cost estimates in ``_usage``.
+usage and cost estimates in ``_usage``; what may cross to the model and back (requests
+redacted, answers capped) in ``_boundary``.
 """
 
 from __future__ import annotations

@@ -49,6 +49,7 @@ from ..errors import (
     SemcacheError,
 )
 from . import _prompts as prompts
+from ._boundary import redacted_parts, sendable, too_long
 from ._usage import Usage, message_usage
 
 if TYPE_CHECKING:
@@ -115,6 +116,10 @@ class Adaptation:
     duration_s: float
     request_id: str | None
     stop_reason: str | None = None
+    #: Kinds of secrets removed from the request before it was sent (see ``_boundary``).
+    redacted: list[str] = field(default_factory=list)
+    #: The model answered that the proposed substitution does the task as it is.
+    confirmed: bool = False
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -161,14 +166,27 @@ class ClaudeAdapter:
     # -- the three requests -------------------------------------------------------------
     def adapt(
         self, task: TaskAnalysis, reference: Snippet, *, context: CodeContext | None = None,
-        on_text: TextCallback | None = None,
+        on_text: TextCallback | None = None, proposal: str | None = None,
     ) -> Adaptation:
-        """Adapt ``reference`` to ``task``; its literals are hard constraints."""
+        """Adapt ``reference`` to ``task``; its literals are hard constraints.
+
+        With a ``proposal`` (the reference with the new values substituted), the model
+        confirms it (``Adaptation.confirmed``; the code is the proposal) or corrects it.
+        """
         schema, libraries = self._context(task, context)
+        (reference_task, reference_code, context_code), found = redacted_parts(
+            reference.task, reference.code, reference.context_code)
         content = prompts.adapt_message(
-            task, reference.task, reference.code, input_schema=schema, libraries=libraries
+            task, reference_task, reference_code, input_schema=schema, libraries=libraries,
+            proposal=proposal,
+            reference_context=context_code,
+            reference_free_names=reference.free_names,
         )
-        return self._call("adapt", content, on_text, reference_code=reference.code, task=task)
+        # "Unchanged" means the reference as a program: an imported cell after its context.
+        program = (f"{reference.context_code.rstrip()}\n\n{reference.code}"
+                   if reference.context_code.strip() else reference.code)
+        return self._call("adapt", content, on_text, reference_code=program, task=task,
+                          proposal=proposal, redacted=found)
 
     def generate(
         self, task: TaskAnalysis, *, context: CodeContext | None = None,
@@ -185,10 +203,11 @@ class ClaudeAdapter:
     ) -> Adaptation:
         """Fix ``code``, which failed in the kernel with ``error`` (a traceback)."""
         schema, libraries = self._context(task, context)
+        (code, error), found = redacted_parts(code, error)
         content = prompts.repair_message(
             task, code, error, input_schema=schema, libraries=libraries
         )
-        return self._call("repair", content, on_text)
+        return self._call("repair", content, on_text, redacted=found)
 
     def close(self) -> None:
         """Release the SDK client's connections (a new one is made on the next call)."""
@@ -209,11 +228,15 @@ class ClaudeAdapter:
     def _call(
         self, kind: str, content: list[dict[str, Any]], on_text: TextCallback | None, *,
         reference_code: str | None = None, task: TaskAnalysis | None = None,
+        proposal: str | None = None,
+        redacted: list[str] | None = None,
     ) -> Adaptation:
         client = self._get_client()
         import anthropic
 
         cfg = self.config
+        content, more = sendable(content)
+        redacted = [*(redacted or []), *more]
         # No temperature: API version 2026-10-21 (SDK 2.x) rejects sampling parameters.
         params: dict[str, Any] = {
             "model": cfg.model,
@@ -227,7 +250,7 @@ class ClaudeAdapter:
                 message = client.messages.create(**params)
                 request_id = getattr(message, "_request_id", None)
             else:
-                message, request_id = _stream(client, params, on_text)
+                message, request_id = _stream(client, params, on_text, cfg.max_answer_chars)
         except anthropic.AnthropicError as exc:
             raise self._translate(exc) from exc
         except AdaptationError:
@@ -249,13 +272,21 @@ class ClaudeAdapter:
 
         # Only text blocks: thinking blocks, if a gateway adds them, are not the answer.
         text = "".join(b.text for b in message.content if isinstance(b, anthropic.types.TextBlock))
+        if len(text) > cfg.max_answer_chars:
+            raise too_long(cfg.max_answer_chars)
         stop_reason = getattr(message, "stop_reason", None)
         usage = message_usage(message, dict(cfg.prices))
-        code, unchanged = self._code(kind, text, stop_reason, reference_code, task)
+        confirmed = proposal is not None and stop_reason != "refusal" and prompts.is_unchanged(
+            text, prompts.CONFIRMED_TOKEN)
+        if confirmed:
+            assert proposal is not None
+            code, unchanged = proposal, False
+        else:
+            code, unchanged = self._code(kind, text, stop_reason, reference_code, task)
         return Adaptation(
             kind=kind, code=code, unchanged=unchanged, text=text, model=str(message.model),
             usage=usage, duration_s=round(duration, 4), request_id=request_id,
-            stop_reason=stop_reason,
+            stop_reason=stop_reason, confirmed=confirmed, redacted=redacted,
         )
 
     def _code(
@@ -364,11 +395,20 @@ class ClaudeAdapter:
         return error_class(message, hint=hint)
 
 
-def _stream(client: Any, params: dict[str, Any], on_text: TextCallback) -> tuple[Any, str | None]:
-    """Stream the answer, passing each text delta to ``on_text``; return the final message."""
+def _stream(client: Any, params: dict[str, Any], on_text: TextCallback,
+            limit: int) -> tuple[Any, str | None]:
+    """Stream the answer, passing each text delta to ``on_text``; return the final message.
+
+    An answer longer than ``limit`` characters is refused as it arrives (the stream is
+    closed): no endpoint can make us hold, show or run an unbounded program.
+    """
     callback: TextCallback | None = on_text
+    received = 0
     with client.messages.stream(**params) as stream:
         for chunk in stream.text_stream:
+            received += len(chunk)
+            if received > limit:
+                raise too_long(limit)
             if callback is None:
                 continue
             try:

@@ -1,17 +1,22 @@
 """What semcache-magic says to Claude, and how it reads the answer.
 
-Three requests share one system prompt:
+Three requests share one system prompt, which also asks for a ``# parameters``
+block binding the task's values to variables (the slot tier's declared parameters):
 
 * **adapt** -- a new task plus a reference snippet (task and code) found in the
   cache: keep the reference's approach, change what the new task changes. The
   new task's literals are listed as hard constraints, so "add 5 and 3" cannot
   come back as the reference's ``99 + 1``. When the reference already does the
   task, the model may answer :data:`UNCHANGED_TOKEN` instead of repeating it.
+  With a ``<proposed_code>`` (the reference with the new values substituted) it
+  confirms the proposal with :data:`CONFIRMED_TOKEN` or corrects it: the cheap
+  way for a slot substitution to earn trust.
 * **generate** -- a task alone (a cache miss).
 * **repair** -- a task, the code that failed and the kernel's error.
 
 The user message is built from XML-tagged sections (``<task>``,
-``<reference_task>``, ``<reference_code>``, ``<constraints>``, ``<inputs>``,
+``<reference_task>``, ``<reference_context>``, ``<reference_code>``,
+``<reference_free_names>``, ``<proposed_code>``, ``<constraints>``, ``<inputs>``,
 ``<libraries>``, ``<code>``, ``<error>``): models follow tagged sections
 reliably, and the local model server (:mod:`semcache_magic.demo`)
 finds them with a regular expression.
@@ -32,7 +37,9 @@ from ..task import Literal, TaskAnalysis, parse_cell
 
 __all__ = [
     "ADAPT_INSTRUCTIONS",
+    "CONFIRMED_TOKEN",
     "GENERATE_INSTRUCTIONS",
+    "PROPOSAL_INSTRUCTIONS",
     "REPAIR_INSTRUCTIONS",
     "SYSTEM_PROMPT",
     "UNCHANGED_TOKEN",
@@ -48,11 +55,19 @@ __all__ = [
 #: The whole answer when the reference already does the new task (saves output tokens).
 UNCHANGED_TOKEN = "<unchanged/>"
 
+#: The whole answer when the proposed program already does the new task exactly.
+CONFIRMED_TOKEN = "<confirmed/>"
+
 SYSTEM_PROMPT = """\
 You write Python code for a user working in a Jupyter notebook.
 
 The code runs in a fresh, isolated Python kernel. Nothing from the user's notebook exists \
 there except the input variables listed in <inputs>.
+
+A reference taken from a notebook cell ran after that notebook's earlier cells: \
+<reference_context> holds the statements it needed from them, and <reference_free_names> \
+the names it used that were defined elsewhere. None of them exists in the kernel: your \
+program must do itself whatever it needs of them.
 
 Rules:
 - Write one complete, runnable program that does exactly what the task asks. Import \
@@ -62,6 +77,12 @@ never install packages.
 that is only computed is lost.
 - Use the input variables as they are. Never invent sample data in their place, and read \
 only the files and URLs the task names.
+- Start the program with a parameters block: a line `# parameters`, then one assignment \
+per value taken from the task (numbers, quoted text, dates, file names), written exactly as \
+the task gives it (`percent = 15` for "15%", `position = 3` for "the 3rd"), one value per \
+variable. Derive everything else from these variables (`rate = percent / 100`, \
+`row = position - 1`, labels as f-strings), so the program stays correct when the task \
+is asked again with other values. Constants that are not in the task stay in the code.
 - Keep the code short and deterministic.
 - Answer with a single ```python code block and nothing else: no explanation before or \
 after it.
@@ -75,6 +96,13 @@ changes.
 values, never the reference's values they replace.
 - If the reference code already does the new task exactly, as it is, answer with only \
 {UNCHANGED_TOKEN} instead of repeating the code."""
+
+PROPOSAL_INSTRUCTIONS = f"""\
+<proposed_code> is the reference code with the new task's values put in place of the \
+reference task's. Check it against the new task: if it does the new task exactly, for \
+these values, answer with only {CONFIRMED_TOKEN}. Otherwise (a value that changes what \
+the code must do, such as a zero, a sign, an order, a format, or a value that went to the \
+wrong place) answer with the corrected complete program."""
 
 GENERATE_INSTRUCTIONS = """\
 Write a program for the task below."""
@@ -110,19 +138,30 @@ def adapt_message(
     *,
     input_schema: Mapping[str, str] | None = None,
     libraries: Sequence[str] = (),
+    proposal: str | None = None,
+    reference_context: str = "",
+    reference_free_names: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     """Content blocks of the adapt request.
 
     The reference comes first and carries ``cache_control``: system prompt plus
-    reference is the prefix shared by every adaptation of the same snippet.
+    reference is the prefix shared by every adaptation of the same snippet. A
+    ``proposal`` (the reference with the new values substituted) asks the model to
+    confirm it or correct it. A reference imported from a notebook brings its
+    context (the earlier statements it needs) and its free names (what even those
+    do not define).
     """
-    reference = (
-        _section("reference_task", reference_task)
-        + "\n"
-        + _section("reference_code", reference_code.rstrip("\n"))
-    )
+    parts = [_section("reference_task", reference_task)]
+    if reference_context.strip():
+        parts.append(_section("reference_context", reference_context.strip("\n")))
+    parts.append(_section("reference_code", reference_code.rstrip("\n")))
+    if reference_free_names:
+        parts.append(_section("reference_free_names", _free_names(reference_free_names)))
+    reference = "\n".join(parts)
     body = [ADAPT_INSTRUCTIONS, _section("task", task.task)]
     body += _context_sections(task, input_schema, libraries)
+    if proposal is not None:
+        body += [PROPOSAL_INSTRUCTIONS, _section("proposed_code", proposal.rstrip("\n"))]
     return [_cached_block(reference), _text_block("\n\n".join(body))]
 
 
@@ -167,11 +206,12 @@ def extract_section(text: str, tag: str) -> str | None:
     return match.group(1) if match else None
 
 
-def is_unchanged(answer: str) -> bool:
-    """True when the answer is the "reference already does it" signal, with no code."""
-    if answer.strip().strip("`").strip() == UNCHANGED_TOKEN:
+def is_unchanged(answer: str, token: str = UNCHANGED_TOKEN) -> bool:
+    """True when the answer is the "reference already does it" signal (or another
+    ``token``, such as :data:`CONFIRMED_TOKEN`), with no code."""
+    if answer.strip().strip("`").strip() == token:
         return True
-    return UNCHANGED_TOKEN in answer and _first_block(answer) is None
+    return token in answer and _first_block(answer) is None
 
 
 def extract_code(answer: str) -> str:
@@ -262,6 +302,12 @@ def _inputs(schema: Mapping[str, str]) -> str:
     lines = ["These variables already exist in the kernel; use them, do not load or recreate them:"]
     lines += [f"- {name}: {type_name}" for name, type_name in sorted(schema.items())]
     return "\n".join(lines)
+
+
+def _free_names(names: Sequence[str]) -> str:
+    return (f"The reference code uses {', '.join(sorted(names))}, defined elsewhere in its "
+            "notebook. They do not exist in the kernel: define or load what the task needs "
+            "(or use <inputs>).")
 
 
 def _clean_error(error: str) -> str:

@@ -13,7 +13,9 @@ their arguments and render; the work is done by :class:`~semcache_magic.pipeline
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import threading
+from dataclasses import replace
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -44,6 +46,8 @@ class SemcacheMagics(Magics):
         self._idle = threading.Event()  # set while no %%cached_task runs
         self._idle.set()
         self.last_view: Any = None  # the widget or text view of the latest run
+        #: Changes a widget button asked for, applied when that cell runs again (by cell).
+        self._armed: dict[str, dict[str, Any]] = {}
 
     @property
     def ip(self) -> Any:
@@ -63,6 +67,9 @@ class SemcacheMagics(Magics):
     def warm(self) -> None:
         """Start the kernel pool, open the store, load the model: in the background."""
         def work() -> None:
+            from ..task import warm_redaction
+
+            warm_redaction()  # detect-secrets loads in ~110 ms: not in the first task's time
             with contextlib.suppress(SemcacheError):  # the first real use reports it
                 self.pipeline.warm(between=self._idle.wait)
 
@@ -86,6 +93,8 @@ class SemcacheMagics(Magics):
     @argument("--kernel", help="kernelspec to run in (default: SemCache.kernel_name)")
     @argument("--model", help="Claude model for this task (default: SemCache.model)")
     @argument("--max-repairs", type=int, help="repair attempts after a failed run")
+    @argument("--trust", action="store_true",
+              help="run served code from a namespace you have not trusted (after reading it)")
     @argument("--no-model", action="store_true",
               help="never call Claude: fail if the cache cannot serve the task")
     @argument("--insert", action="store_true", help="also put the final code in a new cell below")
@@ -115,7 +124,10 @@ class SemcacheMagics(Magics):
 
         ``{name}`` in the task is kept as typed unless ``--expand`` is given.
         """
-        args = parse_argstring(self.cached_task, line)
+        try:
+            args = parse_argstring(self.cached_task, line)
+        except ValueError as exc:  # shlex: an unclosed quote
+            raise UsageError(f"%%cached_task: cannot read the options ({exc})") from None
         task = self.ip.var_expand(cell, depth=2) if args.expand else cell
         if not task.strip():
             raise UsageError("%%cached_task needs a task in the cell body, e.g. "
@@ -124,7 +136,11 @@ class SemcacheMagics(Magics):
             request = self._request(task, args)
         except ConfigurationError as err:
             raise UsageError(err.describe()) from None
-        self._run(request, quiet=args.quiet, insert=args.insert)
+        key = _cell_key(line, cell)
+        armed = self._armed.pop(key, None)
+        if armed:  # a widget button asked for this run (Regenerate, Run this code, Trust)
+            request = replace(request, **armed)
+        self._run(request, quiet=args.quiet, insert=args.insert, line=line, key=key)
 
     def _request(self, task: str, args: Any) -> Any:
         from ..outcome import TaskRequest
@@ -142,17 +158,20 @@ class SemcacheMagics(Magics):
             timeout=check_seconds(args.timeout, "--timeout"), inputs=inputs,
             outputs=check_names(args.outputs, "--out"), kernel=args.kernel, model=args.model,
             max_repairs=check_count(args.max_repairs, "--max-repairs", high=20),
-            allow_model=not args.no_model, face="magic",
+            allow_model=not args.no_model, trust=args.trust, face="magic",
         )
 
-    def _run(self, request: Any, *, quiet: bool, insert: bool) -> None:
+    def _run(self, request: Any, *, quiet: bool, insert: bool, line: str = "",
+             key: str = "") -> None:
         from ..view import relay_output
 
-        view = self.last_view = self._view(request, quiet)
+        terminal = not self._in_kernel()
+        view = self._view(request, quiet=quiet, line=line, key=key, terminal=terminal)
+        self.last_view = getattr(view, "widget", None) or view
 
         def on_event(event: Any) -> None:
             if event.kind == "output":
-                relay_output(event.data["output"])
+                relay_output(event.data["output"], terminal=terminal)
             elif view is not None:
                 view(event)
 
@@ -175,40 +194,63 @@ class SemcacheMagics(Magics):
                     {k: v for k, v in outcome.run.values.items() if k in request.outputs})
             return
         if outcome.status == "dry_run":
-            return
+            return  # nothing failed: the code waits for the user's review
+        # needs_trust raises too: the code did not run, so "Run all" must stop here.
         raise outcome.error or SemcacheError(f"the task ended with status {outcome.status}")
 
-    def _view(self, request: Any, quiet: bool) -> Any:
-        if quiet:
-            return None
+    def _in_kernel(self) -> bool:
+        """True in a notebook kernel (a front end keeps the outputs), False on a terminal."""
+        return type(self.ip).__name__ == "ZMQInteractiveShell"
+
+    def _view(self, request: Any, *, quiet: bool, line: str, key: str, terminal: bool) -> Any:
+        """A terminal's text lines, or a notebook's display (widget or text, with the
+        task's record); None for a quiet task on a terminal."""
         mode = self.settings.ui
         if mode == "auto":
-            mode = "widget" if type(self.ip).__name__ == "ZMQInteractiveShell" else "text"
-        if mode == "text":
+            mode = "text" if terminal else "widget"
+        if terminal and (quiet or mode == "text"):
             from ..view import TextView
 
-            return TextView(model_allowed=request.allow_model)
+            return None if quiet else TextView(model_allowed=request.allow_model,
+                                               show_errors=False)
+        from ._display import TaskDisplay
+
+        widget = None if quiet or mode == "text" else self._widget(request, key)
+        display = TaskDisplay(request, line=line, widget=widget, quiet=quiet)
+        display.start()
+        return display
+
+    def _widget(self, request: Any, key: str) -> Any:
         from ..view import TaskWidget
 
-        def regenerate() -> None:
-            from dataclasses import replace
-
-            self._run(replace(request, refresh=True), quiet=False, insert=False)
+        def rerun(what: str, outcome: Any, code: str | None) -> str:
+            # The cell runs again (the labextension re-executes it) with this change.
+            choices: dict[str, dict[str, Any]] = {
+                "regenerate": {"refresh": True, "code": None}, "trust": {"trust": True},
+                "run_code": {"code": code, "dry_run": False}}
+            changes = choices[what]
+            if what == "run_code" and not code:
+                return ""
+            self._armed[key] = changes
+            return what
 
         def vote(outcome: Any, up: bool) -> str:
             snippet = outcome.ran_snippet
             if snippet is None:
                 return "nothing to vote on"
-            voted = self.pipeline.cache.vote(snippet.id, up)
+            # The snippet that ran, wherever it came from (an explicit --namespace too).
+            voted = self.pipeline.cache.vote(snippet.id, up, namespace=snippet.namespace)
             return f"votes +{voted.votes_up} / -{voted.votes_down}"
 
         def save(outcome: Any) -> str:
             saved = self.pipeline.save(outcome)
             return f"saved {saved.id}" if saved else "nothing to save"
 
-        widget = TaskWidget(request.task, on_save=save, on_vote=vote, on_regenerate=regenerate)
-        widget.show()
-        return widget
+        pipeline = self._pipeline
+        cold = pipeline is None or not pipeline.cache.embedder.loaded
+        hint = "loading the embedding model (first task only)…" if cold else ""
+        return TaskWidget(request.task, on_save=save, on_vote=vote, on_rerun=rerun,
+                          search_hint=hint, refresh=request.refresh)
 
     # -- %semcache ---------------------------------------------------------------------
 
@@ -256,7 +298,12 @@ class SemcacheMagics(Magics):
 
 #: The CLI commands ``%semcache`` offers (running tasks has its own magic).
 _SEMCACHE_COMMANDS = ("search", "list", "show", "lookup", "stats", "export", "vote", "tag",
-                      "delete", "forget", "promote")
+                      "delete", "forget", "promote", "import")
+
+
+def _cell_key(line: str, cell: str) -> str:
+    """Which cell a widget button armed: its options and task, as typed."""
+    return hashlib.sha256(f"{line}\0{cell}".encode()).hexdigest()[:24]
 
 
 def _shell_split(line: str) -> list[str]:

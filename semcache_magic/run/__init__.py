@@ -7,10 +7,13 @@ bringing output values back; it returns a :class:`RunResult`. Inside: the pool
 output collection (``_result``), and moving values across (``_transfer``, which
 also checks before a model call that inputs can be sent at all:
 :func:`unpicklable`, and describes them without their values: :func:`describe_inputs`).
+A kernel gets the environment without credentials (``_env``: :func:`kernel_environment`),
+and the processes its code starts end with it (``_procs``).
 """
 
 from __future__ import annotations
 
+from ._env import credential_name, kernel_environment
 from ._result import RUN_STATUSES, RunResult, strip_ansi
 from ._runner import KernelRunner, get_runner, notebook_kernel_manager
 from ._transfer import check_sendable, describe_inputs, unpicklable
@@ -20,8 +23,10 @@ __all__ = [
     "KernelRunner",
     "RunResult",
     "check_sendable",
+    "credential_name",
     "describe_inputs",
     "get_runner",
+    "kernel_environment",
     "notebook_kernel_manager",
     "strip_ansi",
     "unpicklable",

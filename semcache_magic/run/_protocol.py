@@ -22,6 +22,7 @@ from typing import Any
 from ..errors import ConfigurationError
 from . import _transfer as transfer
 from ._pool import PooledKernel
+from ._procs import SUBREAPER_CODE
 from ._result import OutputCollector, OutputHook, RunResult, error_info, transfer_error
 
 __all__ = ["RunJob", "discard_files", "finish", "perform", "prepare", "warm_up"]
@@ -39,7 +40,8 @@ class RunJob:
     timeout: float
     cwd: str
     output_names: tuple[str, ...]
-    env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    env: dict[str, str] = field(default_factory=dict)  # see _env: without credentials
+    memory_limit: int = 0  # bytes of address space the kernel may use (0: no limit)
     inputs_path: str | None = None
     outputs_path: str | None = None
     deliver: OutputHook | None = None
@@ -51,7 +53,8 @@ class RunJob:
 
 def prepare(code: str, *, timeout: float, inputs: Mapping[str, Any] | None,
             outputs: Sequence[str], cwd: str | None, workdir: str,
-            kernel_name: str) -> tuple[RunJob, RunResult | None]:
+            kernel_name: str, env: Mapping[str, str],
+            memory_limit: int = 0) -> tuple[RunJob, RunResult | None]:
     """On the caller's thread: check the request and pickle the inputs.
 
     Returns the job, and a finished result instead when inputs cannot be sent:
@@ -65,7 +68,8 @@ def prepare(code: str, *, timeout: float, inputs: Mapping[str, Any] | None,
         raise ConfigurationError(f"invalid variable name(s): {', '.join(invalid)}",
                                  hint="inputs and outputs are Python identifiers")
     job = RunJob(code=code, timeout=timeout, output_names=names,
-                 cwd=os.path.abspath(cwd) if cwd else os.getcwd())
+                 cwd=os.path.abspath(cwd) if cwd else os.getcwd(), env=dict(env),
+                 memory_limit=max(0, int(memory_limit)))
     errors: dict[str, str] = {}
     if inputs:
         job.inputs_path, errors = transfer.write_inputs(inputs, workdir)
@@ -126,8 +130,8 @@ async def _run(kernel: PooledKernel, job: RunJob, collector: OutputCollector,
     # A pooled kernel started earlier: it must see the caller's directory and environment
     # as they are now, exactly as a freshly started one would.
     env, unset = transfer.env_changes(kernel.env, job.env)
-    if job.inputs_path or job.cwd != kernel.cwd or env or unset:
-        code = transfer.prelude_code(job.cwd, job.inputs_path, env, unset)
+    if job.inputs_path or job.cwd != kernel.cwd or env or unset or job.memory_limit:
+        code = transfer.prelude_code(job.cwd, job.inputs_path, env, unset, job.memory_limit)
         report = await _plumb(kernel, code, deadline, job)
     result.timings["setup_s"] = time.monotonic() - acquired
     if report:
@@ -159,8 +163,9 @@ async def _run(kernel: PooledKernel, job: RunJob, collector: OutputCollector,
 
 
 async def warm_up(kernel: PooledKernel, timeout: float) -> None:
-    """Pay a fresh kernel's first-execute costs before a run waits on them."""
-    await _plumb(kernel, "pass", time.monotonic() + timeout, None)
+    """Pay a fresh kernel's first-execute costs before a run waits on them, and make it
+    the subreaper of what its code starts (see :mod:`._procs`)."""
+    await _plumb(kernel, SUBREAPER_CODE, time.monotonic() + timeout, None)
 
 
 async def _halted(kernel: PooledKernel, reason: str, msg_id: str | None, job: RunJob,

@@ -42,7 +42,9 @@ from typing import Any
 
 from ..config import SemCache
 from ..errors import ConfigurationError, ExecutionError, KernelStartError
+from ._env import kernel_environment
 from ._pool import KernelPool, PooledKernel
+from ._procs import end_descendants
 from ._protocol import RunJob, discard_files, finish, perform, prepare, warm_up
 from ._result import OutputCollector, OutputHook, RunResult, error_info
 
@@ -51,7 +53,7 @@ __all__ = ["KernelRunner", "RunResult", "get_runner"]
 log = logging.getLogger(__name__)
 
 _SETTINGS = ("kernel_name", "pool_size", "run_timeout", "kernel_idle_timeout",
-             "kernel_start_timeout", "output_limit")
+             "kernel_start_timeout", "output_limit", "run_env_allow", "run_memory_limit")
 _DONE = object()
 # A socket path must fit sun_path (104-108 bytes); "-ipc-N" is added to the file's stem.
 _IPC_PATH_MAX = 96
@@ -82,6 +84,7 @@ class KernelRunner:
         self._pool = KernelPool(self._start_kernel, _shutdown_kernel, self.setting)
         self._runs: dict[asyncio.Future[Any], RunJob] = {}
         self._zmq: Any = None
+        self._known_kernels: set[str] = set()
         _RUNNERS.add(self)
 
     def setting(self, name: str) -> Any:
@@ -158,6 +161,20 @@ class KernelRunner:
         finally:
             discard_files(job)
 
+    def check_kernel(self) -> None:
+        """Raise :class:`KernelStartError` now if the kernelspec is not installed: a cheap
+        look at the kernelspec files, so a task fails before a model call is paid for."""
+        name = str(self.setting("kernel_name"))
+        if name in self._known_kernels:
+            return
+        from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+        try:
+            KernelSpecManager().get_kernel_spec(name)
+        except NoSuchKernel as exc:
+            raise KernelStartError(f"no kernelspec named {name!r} is installed") from exc
+        self._known_kernels.add(name)
+
     def warm(self) -> None:
         """Start filling the pool in the background; returns at once."""
         if self._closed or int(self.setting("pool_size")) <= 0:
@@ -209,7 +226,12 @@ class KernelRunner:
         seconds = float(self.setting("run_timeout") if timeout is None else timeout)
         return prepare(code, timeout=seconds, inputs=inputs, outputs=outputs, cwd=cwd,
                        workdir=self._ensure_workdir(),
-                       kernel_name=str(self.setting("kernel_name")))
+                       kernel_name=str(self.setting("kernel_name")), env=self._environment(),
+                       memory_limit=int(self.setting("run_memory_limit")))
+
+    def _environment(self) -> dict[str, str]:
+        """What a kernel sees of ``os.environ``: no credentials unless allow-listed."""
+        return kernel_environment(os.environ, self.setting("run_env_allow"))
 
     def _launch(self, job: RunJob) -> concurrent.futures.Future[RunResult]:
         loop = self._ensure_loop()
@@ -278,7 +300,7 @@ class KernelRunner:
         client = None
         try:
             extra = self._prepare_manager(manager)
-            env = dict(os.environ)  # remembered, so a run can apply what changed since
+            env = self._environment()  # remembered, so a run can apply what changed since
             await asyncio.wait_for(
                 manager.start_kernel(cwd=cwd, env=env, extra_arguments=extra), limit)
             client = manager.client()
@@ -336,6 +358,11 @@ class KernelRunner:
 
 
 async def _shutdown_kernel(kernel: PooledKernel, graceful: bool) -> None:
+    # First every process the run left behind, including ones that left the kernel's
+    # process group (setsid) and would outlive a kill of that group.
+    # (Synchronous, a few ms: at interpreter exit no thread may be started for it.)
+    if kernel.pid is not None:
+        end_descendants(kernel.pid)
     try:
         kernel.client.stop_channels()
         await kernel.manager.shutdown_kernel(now=not graceful)

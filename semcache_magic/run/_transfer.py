@@ -46,12 +46,23 @@ REPORT_EXPRESSION = "__import__('json').dumps(globals().pop('__semcache_report',
 CWD_KEY = "<cwd>"
 
 _PRELUDE = '''\
-def __semcache_prelude(cwd, path, env, unset):
+def __semcache_prelude(cwd, path, env, unset, memory):
     import os, pickle
     report = {}
     os.environ.update(env)
     for key in unset:
         os.environ.pop(key, None)
+    if memory:
+        # On top of what the kernel holds already (~0.7 GB of address space, most of it
+        # reserved, not used). Soft and hard: the code cannot raise it back.
+        import resource
+        held = 0
+        try:
+            with open("/proc/self/status") as fh:
+                held = next((int(l.split()[1]) * 1024 for l in fh if l.startswith("VmSize:")), 0)
+        except OSError:
+            pass
+        resource.setrlimit(resource.RLIMIT_AS, (held + memory, held + memory))
     try:
         os.chdir(cwd)
     except OSError as exc:
@@ -69,7 +80,7 @@ def __semcache_prelude(cwd, path, env, unset):
                 except Exception as exc:
                     report[name] = f"{type(exc).__name__}: {exc}"
     return report
-__semcache_report = __semcache_prelude(%(cwd)r, %(path)r, %(env)r, %(unset)r)
+__semcache_report = __semcache_prelude(%(cwd)r, %(path)r, %(env)r, %(unset)r, %(memory)r)
 del __semcache_prelude
 '''
 
@@ -212,10 +223,12 @@ def env_changes(started: Mapping[str, str],
 
 
 def prelude_code(cwd: str, inputs_path: str | None, env: Mapping[str, str] | None = None,
-                 unset: Iterable[str] = ()) -> str:
-    """Kernel-side code: apply environment changes, change to ``cwd``, load the inputs."""
+                 unset: Iterable[str] = (), memory_limit: int = 0) -> str:
+    """Kernel-side code: apply environment changes and the memory limit (bytes of address
+    space, 0: none), change to ``cwd``, load the inputs."""
     return _PRELUDE % {"cwd": cwd, "path": inputs_path, "cwd_key": CWD_KEY,
-                       "env": dict(env or {}), "unset": list(unset)}
+                       "env": dict(env or {}), "unset": list(unset),
+                       "memory": int(memory_limit)}
 
 
 def epilogue_code(names: Iterable[str], outputs_path: str) -> str:

@@ -3,17 +3,25 @@
 ==========================================  ======  =========================================
 route                                       verb    does
 ==========================================  ======  =========================================
-``snippets?q=&namespace=&limit=&offset=``   GET     ``q``: hybrid search, best first; else a
-``&sort=recent|uses|votes|score``                   list (``recent`` by default)
-``snippets/{id}``                           GET     one snippet (ids may be unique prefixes)
-``snippets/{id}``                           DELETE  delete it
+``snippets?q=&namespace=&limit=&offset=``   GET     ``q``: hybrid search, best first, above
+``&sort=recent|uses|votes|score``                   ``search_floor``; else a list (``recent``)
+``snippets``                                POST    save ``{"task", "code", "tags"?,
+                                                    "namespace"?}`` (source ``manual``)
+``snippets/{id}?namespace=``                GET     one snippet (ids may be unique prefixes)
+``snippets/{id}?namespace=``                PUT     edit ``{"task"?, "code"?, "tags"?}``: a new
+                                                    version replaces it (see ``SnippetCache.edit``)
+``snippets/{id}?namespace=``                DELETE  delete it
 ``snippets/{id}/vote``                      POST    ``{"direction": "up"|"down"}``
 ``snippets/{id}/tags``                      PUT     ``{"tags": ["a", "b"]}`` (replaces them)
 ``snippets/{id}/export``                    GET     the snippet as a ``.py`` download
 ``stats``                                   GET     counts per namespace and source
 ``namespaces``                              GET     namespaces in the store, and the defaults
+``version``                                 GET     ``{"version": n}``: changes with every write
+                                                    (cheap; the sidebar polls it)
 ==========================================  ======  =========================================
 
+Routes on one snippet act only on snippets in the namespaces a lookup searches, or in
+the ``namespace`` query argument when given (as the CLI's ``--namespace``).
 Every verb requires an authenticated user (an API request without one gets 403).
 Errors are JSON ``{"error": message, "hint": hint}``: 400 for a bad parameter or body,
 404 for an unknown or malformed id, 503 when the store or model cannot be reached,
@@ -39,8 +47,9 @@ from ..errors import (
     StoreUnavailableError,
     TaskError,
 )
+from ..options import check_count
 from ..share import render_script, safe_name
-from ..snippet import Snippet
+from ..snippet import SaveOptions, Snippet
 from .service import CacheService
 
 __all__ = ["setup_handlers"]
@@ -97,18 +106,37 @@ class SemcacheHandler(APIHandler):
             raise RequestFailed(400, "the request body must be a JSON object")
         return body
 
+    def text_field(self, body: dict[str, Any], name: str, *, required: bool) -> str | None:
+        value = body.get(name)
+        if value is None and not required:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            raise RequestFailed(400, f"{name} must be a non-empty string",
+                                'send {"task": "...", "code": "..."}')
+        return value
+
+    def tags_field(self, body: dict[str, Any]) -> list[str] | None:
+        tags = body.get("tags")
+        if tags is None:
+            return None
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise RequestFailed(400, "tags must be a list of strings",
+                                'send {"tags": ["pandas", "cleaning"]}')
+        return tags
+
     def int_argument(self, name: str, default: int, low: int, high: int) -> int:
+        """A whole number, checked as the CLI's options are (one rule for every face)."""
         raw = self.get_argument(name, "").strip()
         if not raw:
             return default
         try:
-            value = int(raw)
-        except ValueError:
-            value = low - 1
-        if not low <= value <= high:
-            raise RequestFailed(400, f"{name}={raw[:40]!r} is not a whole number "
-                                     f"from {low} to {high}")
-        return value
+            return check_count(raw[:40], name, low=low, high=high) or 0
+        except ConfigurationError as err:
+            raise RequestFailed(400, err.message, err.hint) from None
+
+    def namespace_argument(self) -> str | None:
+        """The ``namespace`` query argument: the scope of a route on one snippet."""
+        return self.get_argument("namespace", "").strip() or None
 
     def send_json(self, data: Any) -> None:
         self.set_header("Content-Type", "application/json")
@@ -171,18 +199,48 @@ class SnippetsHandler(SemcacheHandler):
         self.send_json({"snippets": items, "query": query, "sort": sort,
                         "namespaces": namespaces, "limit": limit, "offset": offset})
 
+    @tornado.web.authenticated
+    async def post(self) -> None:
+        """Save code as a snippet (the sidebar's "Save cell as snippet")."""
+        body = self.json_body()
+        task = self.text_field(body, "task", required=True)
+        code = self.text_field(body, "code", required=True)
+        namespace = body.get("namespace") or None
+        if namespace is not None and not isinstance(namespace, str):
+            raise RequestFailed(400, "namespace must be a string")
+        options = SaveOptions(source="manual", namespace=namespace,
+                              tags=tuple(self.tags_field(body) or ()))
+        saved = await self.call(self.service.cache.save, task, code, options)
+        self.set_status(201 if saved.created else 200)
+        self.send_json({**snippet_json(saved.snippet), "created": saved.created,
+                        "redacted": saved.redacted})
+
 
 class SnippetHandler(SemcacheHandler):
     """``GET`` / ``DELETE snippets/{id}``."""
 
     @tornado.web.authenticated
     async def get(self, snippet_id: str) -> None:
-        snippet = await self.call(self.service.cache.get, snippet_id)
+        snippet = await self.call(self.service.cache.get, snippet_id,
+                                  namespace=self.namespace_argument())
         self.send_json(snippet_json(snippet))
 
     @tornado.web.authenticated
+    async def put(self, snippet_id: str) -> None:
+        """Edit the task, code or tags; a new task or code replaces the snippet."""
+        body = self.json_body()
+        edited = await self.call(
+            self.service.cache.edit, snippet_id,
+            task=self.text_field(body, "task", required=False),
+            code=self.text_field(body, "code", required=False), tags=self.tags_field(body),
+            namespace=self.namespace_argument())
+        self.send_json({**snippet_json(edited.snippet), "replaced": edited.replaced,
+                        "redacted": edited.redacted})
+
+    @tornado.web.authenticated
     async def delete(self, snippet_id: str) -> None:
-        snippet = await self.call(self.service.cache.delete, snippet_id)
+        snippet = await self.call(self.service.cache.delete, snippet_id,
+                                  namespace=self.namespace_argument())
         self.send_json({"deleted": snippet.id})
 
 
@@ -195,7 +253,8 @@ class VoteHandler(SemcacheHandler):
         if direction not in ("up", "down"):
             raise RequestFailed(400, "direction must be \"up\" or \"down\"",
                                 'send {"direction": "up"}')
-        snippet = await self.call(self.service.cache.vote, snippet_id, direction == "up")
+        snippet = await self.call(self.service.cache.vote, snippet_id, direction == "up",
+                                  namespace=self.namespace_argument())
         self.send_json(snippet_json(snippet))
 
 
@@ -204,11 +263,12 @@ class TagsHandler(SemcacheHandler):
 
     @tornado.web.authenticated
     async def put(self, snippet_id: str) -> None:
-        tags = self.json_body().get("tags")
-        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        tags = self.tags_field(self.json_body())
+        if tags is None:
             raise RequestFailed(400, "tags must be a list of strings",
                                 'send {"tags": ["pandas", "cleaning"]}')
-        snippet = await self.call(self.service.cache.set_tags, snippet_id, tags)
+        snippet = await self.call(self.service.cache.set_tags, snippet_id, tags,
+                                  namespace=self.namespace_argument())
         self.send_json(snippet_json(snippet))
 
 
@@ -217,7 +277,8 @@ class ExportHandler(SemcacheHandler):
 
     @tornado.web.authenticated
     async def get(self, snippet_id: str) -> None:
-        snippet = await self.call(self.service.cache.get, snippet_id)
+        snippet = await self.call(self.service.cache.get, snippet_id,
+                                  namespace=self.namespace_argument())
         # safe_name keeps [a-z0-9_] only: nothing to quote, no path in the name.
         self.set_header("Content-Disposition",
                         f'attachment; filename="{safe_name(snippet.task)}.py"')
@@ -245,6 +306,14 @@ class NamespacesHandler(SemcacheHandler):
         })
 
 
+class VersionHandler(SemcacheHandler):
+    """A number that changes whenever a snippet is written: the sidebar polls it."""
+
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        self.send_json({"version": await self.call(self.service.cache.version)})
+
+
 def setup_handlers(web_app: Any, service: CacheService) -> None:
     """Add the routes to the server's tornado application."""
     web_app.settings[SETTINGS_KEY] = service
@@ -258,4 +327,5 @@ def setup_handlers(web_app: Any, service: CacheService) -> None:
         (url_path_join(base, one, "export"), ExportHandler),
         (url_path_join(base, "stats"), StatsHandler),
         (url_path_join(base, "namespaces"), NamespacesHandler),
+        (url_path_join(base, "version"), VersionHandler),
     ])

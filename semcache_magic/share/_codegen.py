@@ -1,6 +1,6 @@
 """Rewriting snippet code for life outside the cache.
 
-* :func:`plain_python` -- IPython-only lines (magics, shell escapes) commented out.
+* :func:`script_code` -- IPython-only lines (magics, shell escapes) commented out.
 * :func:`display_last` -- a trailing expression printed, as a notebook displays it.
 * :func:`parametrize` -- a snippet's literal slots turned into function parameters,
   only where :func:`semcache_magic.task.substitute` would change them (the value
@@ -15,9 +15,9 @@ import re
 import tokenize
 from collections.abc import Sequence
 
-from ..task import Literal, substitute
+from ..task import Literal, plain_python, substitute
 
-__all__ = ["default_value", "display_last", "indent", "parametrize", "parses", "plain_python",
+__all__ = ["default_value", "display_last", "indent", "parametrize", "parses", "script_code",
            "trailing_expression"]
 
 _PARAM_BASE = {"number": "number", "string": "text", "path": "path", "date": "date"}
@@ -31,9 +31,6 @@ def parses(code: str) -> bool:
     return True
 
 
-_MAGIC_LINE = re.compile(r"^(\s*)((?:[\w.]+\s*=\s*)?[%!].*)$")
-
-
 _DISPLAY_SHIM = (
     "try:\n"
     "    from IPython.display import display\n"
@@ -42,15 +39,29 @@ _DISPLAY_SHIM = (
 )
 
 
-def plain_python(code: str) -> tuple[str, list[str]]:
-    """``code`` as plain Python (IPython magics and shell escapes commented out), and notes.
+def script_code(code: str) -> tuple[str, list[str]]:
+    """``code`` as a plain Python script, and notes on what changed.
 
-    ``display`` is a builtin only inside IPython: code that calls it without importing
-    it gets a fallback to ``print``.
+    IPython-only lines become comments (:func:`semcache_magic.task.plain_python`: every
+    line of a continued ``!cmd \\``, while ``%time stmt`` keeps ``stmt``). ``display`` is
+    a builtin only inside IPython: code that calls it without importing it gets a
+    fallback to ``print``.
     """
-    result, notes = _without_magics(code)
+    result, dropped = plain_python(code)
+    notes = [f"IPython-only line commented out: {line.strip()[:60]}" for line in dropped]
+    if not parses(result):
+        notes.append("this code does not parse as plain Python")
+    else:
+        try:  # parses but may not compile: top-level `await` works in IPython only
+            compile(result, "<snippet>", "exec")
+        except SyntaxError as exc:
+            notes.append(f"not plain Python ({exc.msg}); IPython runs it as is")
     if _uses_bare_display(result):
-        result = _DISPLAY_SHIM + result
+        lines = result.split("\n")
+        head = 0  # `from __future__` lines must stay first
+        while head < len(lines) and re.match(r"from\s+__future__\s+import\b", lines[head]):
+            head += 1
+        result = "\n".join([*lines[:head], _DISPLAY_SHIM + "\n".join(lines[head:])])
         notes.append("display() falls back to print() where IPython is not installed")
     return result, notes
 
@@ -72,34 +83,23 @@ def _uses_bare_display(code: str) -> bool:
     return used and not defined
 
 
-def _without_magics(code: str) -> tuple[str, list[str]]:
-    code = code.replace("\r\n", "\n").replace("\r", "\n")
-    if parses(code):
-        try:  # parses but may not compile: top-level `await` works in IPython only
-            compile(code, "<snippet>", "exec")
-        except SyntaxError as exc:
-            return code, [f"not plain Python ({exc.msg}); IPython runs it as is"]
-        return code, []
-    lines = code.split("\n")
-    first = next((line for line in lines if line.strip()), "")
-    if first.lstrip().startswith("%%"):
-        body = "\n".join(f"# {line}" if line.strip() else line for line in lines)
-        return body, ["an IPython cell magic: commented out, it is not Python"]
-    out, notes = [], []
-    for line in lines:
-        match = _MAGIC_LINE.match(line)
-        if match is None:
-            out.append(line)
-            continue
-        indent, magic = match.groups()
-        # `pass` keeps a block whose only statement was the magic valid.
-        out.append(f"{indent}pass  # IPython only: {magic}" if indent else
-                   f"# IPython only: {magic}")
-        notes.append(f"IPython-only line commented out: {magic.strip()[:60]}")
-    result = "\n".join(out)
-    if not parses(result):
-        notes.append("this code does not parse as plain Python")
-    return result, notes
+#: Calls made for their effect that return None (``plt.show()``, ``items.append(x)``):
+#: a notebook displays nothing for them, so they stay plain statements.
+_NONE_CALLS = frozenset({
+    "print", "display", "show", "savefig", "close", "tight_layout", "append", "extend",
+    "insert", "update", "sort", "clear", "write", "writelines", "seed", "set_option",
+    "pprint",
+})
+#: Writers that return None given a target (``df.to_csv("out.csv")``), text without one.
+_WRITERS = frozenset({"to_csv", "to_json", "to_parquet", "to_excel", "to_pickle",
+                      "to_feather"})
+
+
+def _returns_none(call: ast.Call) -> bool:
+    func = call.func
+    name = func.id if isinstance(func, ast.Name) else (
+        func.attr if isinstance(func, ast.Attribute) else "")
+    return name in _NONE_CALLS or (name in _WRITERS and bool(call.args or call.keywords))
 
 
 def trailing_expression(code: str) -> tuple[str, str] | None:
@@ -112,8 +112,8 @@ def trailing_expression(code: str) -> tuple[str, str] | None:
     if not isinstance(node, ast.Expr) or node.col_offset or code.rstrip().endswith(";"):
         return None
     call = node.value
-    if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "print":
-        return None  # prints already, returns None
+    if isinstance(call, ast.Call) and _returns_none(call):
+        return None  # a statement for its effect: it stays a plain statement
     segment = ast.get_source_segment(code, node)
     if segment is None:
         return None

@@ -8,15 +8,20 @@ Three formats (``fmt``):
     can name a path outside the target directory.
 ``notebook``
     one ``.ipynb``: a markdown cell (the task) and a code cell per snippet, the
-    provenance in the cells' ``semcache`` metadata (so importing it back is a no-op).
+    provenance in the cells' ``semcache`` metadata (so importing it back is a no-op);
+    an imported cell's context comes in a code cell of its own before it.
 ``module``
     one ``.py`` with a function per snippet whose parameters are the snippet's
     literal slots, defaults the stored values. A literal becomes a parameter only
     where :func:`semcache_magic.task.substitute` would change it -- it occurs
     exactly once in the code -- otherwise it stays a constant.
 
-Exported code runs in plain Python: IPython magics become comments, and a
-trailing expression (which a notebook would display) is printed or returned.
+Exported code runs in plain Python: IPython magics become comments (``%time stmt``
+keeps ``stmt``), and a trailing expression (which a notebook would display) is printed
+or returned. A cell imported from a notebook comes after its context (the statements of
+earlier cells it needs); when it still uses names defined elsewhere (its free names),
+the export says so instead of claiming it runs alone, and a module function takes them
+as parameters.
 Secrets are redacted again on the way out. Existing files are never overwritten
 silently: identical ones are left alone, different ones stop the export before
 anything is written, unless ``force``.
@@ -25,6 +30,7 @@ anything is written, unless ``force``.
 from __future__ import annotations
 
 import ast
+import contextlib
 import datetime as dt
 import keyword
 import os
@@ -43,7 +49,7 @@ from ._codegen import (
     indent,
     parametrize,
     parses,
-    plain_python,
+    script_code,
     trailing_expression,
 )
 from ._nbfile import build_notebook, notebook_json
@@ -64,6 +70,7 @@ __all__ = [
 
 FORMATS: tuple[str, ...] = ("script", "notebook", "module")
 _DEFAULT_FILE = {"notebook": "snippets.ipynb", "module": "snippets.py"}
+_FUTURE = re.compile(r"^from\s+__future__\s+import\b")
 _WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)),
                      *(f"lpt{i}" for i in range(10))}
 
@@ -109,11 +116,15 @@ def _docstring(text: str, indent: str = "") -> str:
     return f'{indent}"""{body.lstrip()}\n{indent}"""\n'
 
 
+def _origin(s: Snippet) -> str:
+    return f"{s.origin.get('path', '?')} [cell {s.origin.get('cell', '?')}]" if s.origin else ""
+
+
 def _provenance(s: Snippet) -> list[str]:
     created = dt.datetime.fromtimestamp(s.created_at or 0, dt.timezone.utc)
     source = f"{s.source} from {s.parent_id}" if s.parent_id else s.source
     inputs = ", ".join(f"{k} ({v})" for k, v in s.input_schema.items())
-    return [
+    lines = [
         f"id:        {s.id}  (namespace {s.namespace})",
         f"source:    {source}",
         f"model:     {s.model or '-'}",
@@ -121,24 +132,58 @@ def _provenance(s: Snippet) -> list[str]:
         f"libraries: {', '.join(s.libraries) or '-'}",
         f"inputs:    {inputs + ' -- define them before this code runs' if inputs else '-'}",
     ]
+    if s.origin:
+        lines.insert(2, f"origin:    {_origin(s)}")
+    if s.free_names:
+        lines.append(f"needs:     {', '.join(s.free_names)} -- defined elsewhere in its "
+                     "notebook; define them before this code runs")
+    return lines
+
+
+def _claim(s: Snippet) -> str:
+    if s.free_names:
+        return ("Exported from semcache-magic. It does not run on its own: it uses names its "
+                "notebook defined elsewhere (see needs).")
+    if s.context_code.strip():
+        return ("Exported from semcache-magic; runs without it: the statements it needs from "
+                "earlier cells of its notebook come first.")
+    return "Exported from semcache-magic; runs without it."
+
+
+def _full_code(s: Snippet) -> str:
+    """The code, after its context when it has one (an imported cell's earlier statements)."""
+    code = redact_text(s.code).strip("\n")
+    context = redact_text(s.context_code).strip("\n")
+    if not context.strip():
+        return code
+    # `from __future__` must open the file: a cell's own, now after its context, moves up
+    future = [line for line in code.split("\n") if _FUTURE.match(line)]
+    code = "\n".join(line for line in code.split("\n") if not _FUTURE.match(line))
+    where = f" of {s.origin['path']}" if s.origin.get("path") else ""
+    return "".join(f"{line}\n" for line in future) + (
+        f"# -- context: what this cell needs from earlier cells{where}\n{context}\n\n"
+        f"# -- the cell\n{code}")
 
 
 def render_script(snippet: Snippet) -> str:
-    """One snippet as a standalone ``.py``: a header docstring, then the code.
+    """One snippet as a standalone ``.py``: a header docstring, then the code (after its
+    context, for a cell imported from a notebook).
 
     Secrets are redacted; IPython-only lines become comments; a trailing
     expression is printed as a notebook would display it.
     """
-    code, notes = plain_python(redact_text(snippet.code).strip("\n"))
-    header = [redact_text(snippet.task), "", "Exported from semcache-magic; runs without it.",
+    code, notes = script_code(_full_code(snippet))
+    header = [redact_text(snippet.task), "", _claim(snippet),
               *_provenance(snippet), *(f"note:      {n}" for n in notes)]
     return _docstring("\n".join(header)) + "\n" + display_last(code).rstrip() + "\n"
 
 
 def _function(s: Snippet, name: str) -> tuple[str, list[str]]:
-    """One snippet as a function (source) and its required inputs."""
-    code, notes = plain_python(redact_text(s.code).strip("\n"))
-    inputs = [k for k in s.input_schema if k.isidentifier() and not keyword.iskeyword(k)]
+    """One snippet as a function (source) and its required inputs (its input variables,
+    and the names an imported cell needs from elsewhere in its notebook)."""
+    code, notes = script_code(_full_code(s))
+    inputs = [k for k in dict.fromkeys([*s.input_schema, *s.free_names])
+              if k.isidentifier() and not keyword.iskeyword(k)]
     tree = ast.parse(code) if parses(code) else None
     inline = tree is not None and not any(
         isinstance(n, ast.Global) or (isinstance(n, ast.ImportFrom) and (
@@ -227,9 +272,13 @@ def render_notebook(snippets: Sequence[Snippet]) -> Any:
         meta = {"semcache": {"id": s.id, "namespace": s.namespace, "source": s.source,
                              "parent_id": s.parent_id, "model": s.model,
                              "created_at": s.created_at, "libraries": s.libraries,
-                             "inputs": s.input_schema}}
+                             "inputs": s.input_schema, "origin": s.origin,
+                             "free_names": s.free_names}}
         # Stable cell ids (not random) so re-exports diff cleanly.
         cells.append(("markdown", redact_text(s.task), f"task-{s.id}", meta))
+        if s.context_code.strip():  # its own cell, so importing the notebook back skips it
+            cells.append(("code", redact_text(s.context_code).strip("\n"), f"context-{s.id}",
+                          {"semcache": {"context_of": s.id}}))
         cells.append(("code", redact_text(s.code).strip("\n"), f"code-{s.id}", meta))
     return build_notebook(cells, {
         "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
@@ -268,8 +317,12 @@ def _write_all(files: dict[Path, str], *, force: bool) -> list[Path]:
     for path, text in files.items():
         if path.is_dir() and not path.is_symlink():
             raise ExportConflictError(f"{path} is a directory", hint="export somewhere else")
-        if path.is_symlink() or (path.exists() and path.read_bytes() != text.encode()):
-            conflicts.append(path)
+        try:
+            if path.is_symlink() or (path.exists() and path.read_bytes() != text.encode()):
+                conflicts.append(path)
+        except OSError as exc:  # an unreadable file stands there
+            raise ConfigurationError(f"cannot read {path}: {exc.strerror or exc}",
+                                     hint="nothing was written; export elsewhere") from exc
     if conflicts and not force:
         shown = ", ".join(str(p) for p in conflicts[:5])
         more = f" and {len(conflicts) - 5} more" if len(conflicts) > 5 else ""
@@ -283,12 +336,13 @@ def _write_all(files: dict[Path, str], *, force: bool) -> list[Path]:
                 tmp.write_text(text, encoding="utf-8", newline="")
                 os.replace(tmp, path)
             elif not path.exists():
-                created.append(path)
                 with open(path, "x", encoding="utf-8", newline="") as handle:
+                    created.append(path)  # made: removed again if a later write fails
                     handle.write(text)
     except OSError as exc:
         for path in created:
-            path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                path.unlink()
         raise ConfigurationError(f"cannot write {exc.filename or 'the export'}: "
                                  f"{exc.strerror or exc}") from exc
     return list(files)
@@ -314,6 +368,8 @@ def export_snippets(
     """
     if fmt not in FORMATS:
         raise ConfigurationError(f"unknown export format {fmt!r}", hint=f"one of {FORMATS}")
+    if not str(to).strip():
+        raise ConfigurationError("the export target is empty", hint="give --to DIR")
     snippets = select_snippets(cache, ids=ids, query=query, namespace=namespace,
                                all_namespaces=all_namespaces, limit=limit)
     if not snippets:
@@ -329,7 +385,12 @@ def export_snippets(
         directory, file_name = target, _DEFAULT_FILE.get(fmt, "")
     if directory.exists() and not directory.is_dir():
         raise ConfigurationError(f"{directory} exists and is not a directory")
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot create the export directory {directory}: "
+                                 f"{exc.strerror or exc}",
+                                 hint="nothing was written; export somewhere writable") from exc
     if fmt == "script":
         files = {directory / f"{name}.py": render_script(s)
                  for s, name in zip(snippets, _unique_names(snippets), strict=True)}

@@ -1,289 +1,223 @@
-"""Seed the cache from existing work: code cells of notebooks and ``# %%`` scripts.
+"""Code cells of notebooks and ``# %%`` scripts as self-contained, described snippets.
 
-Each usable code cell becomes a snippet (source ``imported``). Its task is:
+For each file (see :mod:`._notebooks`), every code cell is read as plain Python
+(:func:`semcache_magic.task.plain_python`), then:
 
-1. the markdown directly before it (headings, quotes and bullets stripped), else
-2. its own title (``# %% Load the data``) or leading comment lines, else
-3. the nearest markdown further up (already used by an earlier cell).
+* **skipped** with its reason when it is empty, only comments, only magics or shell
+  commands, a cell magic that is not Python (``%%bash``), a ``%%cached_task`` cell, not
+  valid Python, failed in the notebook (an error output), only shows a value (``df``,
+  ``df.head()``), only imports and configures, or nothing describes it;
+* otherwise **sliced**: the statements of earlier cells it needs become its context code,
+  and the names still undefined its free names (:class:`semcache_magic.cells.NotebookSlicer`).
+  Cells that are skipped still serve as context for later cells -- a failed cell up to the
+  line that failed;
+* and **described**: a task from its own comment, the markdown before it, its heading
+  and what the code does (:class:`semcache_magic.cells.TaskWriter`), unique across the
+  import; a repeat of the same task and code is skipped as a duplicate.
 
-Skipped, with the reason: empty and comment-only cells, magic-only cells
-(``%pip install x``), cell magics (``%%bash``; ``%%cached_task`` cells are already
-in the cache), cells with an error output, code that is not Python, and cells
-with no task. Secrets are redacted and identical (task, code) pairs count once.
-
-Every file is read and checked before anything is written: an unreadable or
-invalid notebook stops the import with nothing imported (one append for the rest).
+A bad file (empty, invalid JSON, another language...) is skipped with its reason; it
+never stops the others. Output is deterministic: files in path order, origins relative
+to the import root.
 """
 
 from __future__ import annotations
 
+import ast
 import re
-from collections.abc import Iterable, Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..errors import HarvestError, TaskError
-from ..task import as_python
-from ._files import read_text
-from ._nbfile import parse_notebook
+from ..cells import NotebookSlicer, TaskWriter, distinct_tasks, is_inspection, is_setup_only
+from ..errors import HarvestError
+from ..task import STATEMENT_CELL_MAGICS, as_python, compiles, plain_python
+from ._notebooks import RawCell, Skip, find_files, read_cells
 
-if TYPE_CHECKING:
-    from ..cache import SnippetCache
-    from ..snippet import Snippet
+__all__ = ["Cell", "Harvest", "Progress", "harvest_paths"]
 
-__all__ = [
-    "Cell",
-    "Harvest",
-    "HarvestError",
-    "ImportReport",
-    "ImportedCell",
-    "Skip",
-    "harvest_file",
-    "harvest_files",
-    "import_files",
-]
+#: Called as ``progress(stage, done, total)`` while an import works through a stage.
+Progress = Callable[[str, int, int], None]
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+# Where a cell's own frame names its failing line: IPython 8 ("Cell In[3], line 2"),
+# 8.0-8.4 ("in <cell line: 2>") and 7 (the first "----> 2" arrow).
+_FAILED_LINE = re.compile(r"Cell In\s*\[[^\]]*\],\s*line (\d+)|<cell line: (\d+)>|^-+>\s*(\d+)",
+                          re.MULTILINE)
 
 
 @dataclass(frozen=True)
 class Cell:
-    """A code cell worth importing: its task, its code and where it came from."""
+    """A code cell worth importing, with what it needs from its notebook."""
 
     task: str
-    code: str
-    origin: str
+    code: str  # the cell as written (IPython syntax allowed: it runs in a kernel)
+    context_code: str  # earlier statements it needs, plain Python, in notebook order
+    free_names: tuple[str, ...]  # still undefined with the context: state from outside
+    path: str  # relative to the import root, "/"-separated
+    cell: int  # index in the notebook's cells (markdown included), from 0
+    star_imports: tuple[str, ...] = ()  # `from x import *` in the context
 
+    @property
+    def origin(self) -> dict[str, Any]:
+        return {"path": self.path, "cell": self.cell}
 
-@dataclass(frozen=True)
-class Skip:
-    origin: str
-    reason: str
+    @property
+    def where(self) -> str:
+        return f"{self.path} [cell {self.cell}]"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"task": self.task, "code": self.code, "context_code": self.context_code,
+                "free_names": list(self.free_names), "origin": self.origin}
 
 
 @dataclass
 class Harvest:
+    """What a set of files holds: cells to import and everything skipped, with reasons."""
+
+    root: str
+    files: list[str] = field(default_factory=list)  # files read (relative to root)
     cells: list[Cell] = field(default_factory=list)
     skipped: list[Skip] = field(default_factory=list)
+    code_cells: int = 0
+
+    @property
+    def skipped_files(self) -> list[Skip]:
+        return [s for s in self.skipped if s.cell is None]
 
 
-@dataclass
-class ImportedCell:
-    """A harvested cell as it is (or would be) stored; ``status`` is new, exists or
-    duplicate (the same task and code earlier in this import)."""
+# -- one cell ------------------------------------------------------------------------------------
 
-    cell: Cell
-    snippet: Snippet
-    status: str
-    redacted: list[str]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"origin": self.cell.origin, "status": self.status, "id": self.snippet.id,
-                "task": self.snippet.task, "redacted": self.redacted}
-
-
-@dataclass
-class ImportReport:
-    items: list[ImportedCell]
-    skipped: list[Skip]
-    dry_run: bool
-
-    def count(self, status: str) -> int:
-        return sum(1 for item in self.items if item.status == status)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"dry_run": self.dry_run, "new": self.count("new"),
-                "exists": self.count("exists"), "duplicate": self.count("duplicate"),
-                "items": [item.to_json() for item in self.items],
-                "skipped": [{"origin": s.origin, "reason": s.reason} for s in self.skipped]}
-
-
-# -- reading cells -----------------------------------------------------------------------------
-
-_IGNORED_COMMENT = re.compile(r"#\s*(?:%%|In\s*\[|-\*-|type:|noqa|pragma|pylint|fmt:)|#!")
-
-
-def _leading_comment(code: str) -> str:
-    words: list[str] = []
-    for line in code.splitlines():
-        text = line.strip()
-        if not text:
-            if words:
-                break
-            continue
-        if not text.startswith("#"):
-            break
-        if not _IGNORED_COMMENT.match(text):
-            words.append(text.lstrip("#").strip())
-    return " ".join(" ".join(words).split())
-
-
-def _markdown_text(text: str) -> str:
-    text = re.sub(r"<!--.*?-->", " ", text, flags=re.DOTALL)
-    text = re.sub(r"!\[[^\]]*\]\([^)]*\)", " ", text)  # images and attachments
-    lines = [re.sub(r"^\s{0,3}(?:#{1,6}\s*|>\s?|[-*+]\s+)", "", line)
-             for line in text.splitlines()]
-    return " ".join(re.sub(r"\*\*|__", "", " ".join(lines)).split())
-
-
-def _is_python(code: str) -> bool:
-    # magics and `!shell` lines mixed with code are fine in a notebook
-    return as_python(code) is not None
-
-
-def _rejection(code: str, outputs: Iterable[Any] = ()) -> str | None:
-    """Why a code cell is not imported, or None."""
-    lines = [line.strip() for line in code.splitlines() if line.strip()]
-    statements = [line for line in lines if not line.startswith("#")]
+def _rejection(cell: RawCell, plain: str) -> str | None:
+    """Why a code cell can neither be imported nor serve as context, or None."""
+    lines = [line.strip() for line in cell.source.splitlines() if line.strip()]
     if not lines:
         return "empty"
+    statements = [line for line in lines if not line.startswith("#")]
     if not statements:
         return "only comments"
     if statements[0].startswith("%%cached_task"):
         return "a %%cached_task cell (its code is cached already)"
-    if statements[0].startswith("%%"):
-        return f"a cell magic ({statements[0].split()[0]}), not plain Python"
-    if all(line.startswith(("%", "!")) for line in statements):
-        return "magics or shell commands only"
-    if any(out.get("output_type") == "error" for out in outputs):
-        return "it raised an error (error output)"
-    if not _is_python(code):
+    if (cell.metadata.get("semcache") or {}).get("context_of"):
+        return "the context of an exported snippet (it comes with that snippet)"
+    if as_python(cell.source) is None:
         return "not valid Python"
+    magic = statements[0][2:].split()[0] if statements[0].startswith("%%") else ""
+    if magic and magic not in STATEMENT_CELL_MAGICS:
+        return f"a cell magic (%%{magic}), not Python"
+    if not compiles(plain):
+        return "not valid Python once its IPython syntax is commented out"
+    if not ast.parse(plain).body:
+        return "magics or shell commands only"
     return None
 
 
-def _assign_tasks(
-    raw: Iterable[tuple[str, str, str, str, list[Any]]],
-) -> Harvest:
-    """(kind, source, title, origin, outputs) in order -> cells with tasks, and skips."""
-    harvest = Harvest()
-    markdown, fresh = "", False
-    for kind, source, title, origin, outputs in raw:
-        if kind == "markdown":
-            text = _markdown_text(source)
-            if text:
-                markdown, fresh = text, True
+def _ran_before_error(cell: RawCell, plain: str) -> str | None:
+    """The statements of a failed cell that ran before the line that failed (they defined
+    names later cells use), or None when that line is not known."""
+    for output in cell.outputs:
+        if output.get("output_type") != "error":
             continue
-        if kind != "code":
+        if output.get("ename") in ("SyntaxError", "IndentationError", "TabError"):
+            return None  # nothing of the cell ran
+        text = _ANSI.sub("", "\n".join(str(line) for line in output.get("traceback") or []))
+        found = _FAILED_LINE.search(text)
+        if found is None:
+            return None
+        line = int(next(group for group in found.groups() if group))
+        tree = ast.parse(plain)
+        ran = [node for node in tree.body if (node.end_lineno or node.lineno) < line]
+        if not ran:
+            return None
+        return "".join(plain.splitlines(keepends=True)[: ran[-1].end_lineno])
+    return None
+
+
+# -- one file ------------------------------------------------------------------------------------
+
+def _harvest_file(cells: Sequence[RawCell], path: str, harvest: Harvest) -> None:
+    usable: list[str | None] = [None] * len(cells)  # plain Python of cells fit for context
+    reasons: dict[int, str] = {}
+    for index, cell in enumerate(cells):
+        if cell.kind != "code":
             continue
-        reason = _rejection(source, outputs)
-        if reason:  # a skipped cell leaves the markdown to the next (often the fixed) cell
-            harvest.skipped.append(Skip(origin, reason))
+        harvest.code_cells += 1
+        plain = plain_python(cell.source)[0]
+        reason = _rejection(cell, plain)
+        if reason is None and any(o.get("output_type") == "error" for o in cell.outputs):
+            reason = "it raised an error (error output)"
+            usable[index] = _ran_before_error(cell, plain)
+        elif reason is None:
+            usable[index] = plain
+        if reason is not None:
+            reasons[index] = reason
+    slicer = NotebookSlicer(usable)
+    writer = TaskWriter()
+    for index, cell in enumerate(cells):
+        if cell.kind == "markdown":
+            writer.markdown(cell.source)
+        if cell.kind != "code":
             continue
-        own = " ".join(title.split()) or _leading_comment(source)
-        task = markdown if fresh else (own or markdown)
-        fresh = False
-        if not task:
-            harvest.skipped.append(Skip(origin, "no task: no markdown before it and no "
-                                                "leading comment"))
+        code, task = usable[index], None
+        reason = reasons.get(index, "")
+        if not reason and code is not None:
+            if is_inspection(code):
+                reason = "display only"
+            elif is_setup_only(code):
+                reason = "imports and settings only (the cells that use them carry them)"
+            else:
+                task = writer.task(code, title=cell.title)
+                reason = "" if task else "no task: no comment, markdown or heading describes it"
+        if reason or code is None or not task:
+            writer.skip()
+            harvest.skipped.append(Skip(path, index, reason))
             continue
-        harvest.cells.append(Cell(task=task, code=source.strip("\n") + "\n", origin=origin))
-    return harvest
+        piece = slicer.slice(index)
+        harvest.cells.append(Cell(
+            task=task, code=cell.source.strip("\n") + "\n", context_code=piece.context_code,
+            free_names=piece.free_names, path=path, cell=index,
+            star_imports=piece.star_imports))
 
 
-def _notebook_cells(path: Path) -> Harvest:
-    text = read_text(path, "the file", HarvestError)
-    try:
-        notebook = parse_notebook(text)
-    except Exception as exc:  # nbformat raises JSON, schema, version and attribute errors
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
-        raise HarvestError(f"{path} is not a valid notebook: {first}") from exc
-    meta = notebook.get("metadata", {})
-    language = (meta.get("kernelspec", {}).get("language")
-                or meta.get("language_info", {}).get("name") or "python")
-    if str(language).lower() != "python":
-        return Harvest(skipped=[Skip(str(path), f"a {language} notebook, not Python")])
-    return _assign_tasks(
-        (cell.get("cell_type", ""), cell.get("source", ""), "", f"{path}: cell {n}",
-         list(cell.get("outputs", [])))
-        for n, cell in enumerate(notebook.cells, 1)
-    )
-
-
-_CELL_MARK = re.compile(r"^#\s?%%(?P<rest>.*)$")
-
-
-def _script_cells(path: Path) -> Harvest:
-    """Cells of a ``# %%`` (percent format) script; ``# %% [markdown]`` cells are prose."""
-    lines = read_text(path, "the file", HarvestError).splitlines()
-    marks = [i for i, line in enumerate(lines) if _CELL_MARK.match(line)]
-    if not marks:
-        raise HarvestError(f"{path} has no '# %%' cell markers",
-                           hint="mark cells with '# %%' lines; nothing was imported")
-    raw: list[tuple[str, str, str, str, list[Any]]] = []
-    if any(line.strip() for line in lines[: marks[0]]):
-        raw.append(("code", "\n".join(lines[: marks[0]]), "", f"{path}: line 1", []))
-    for n, start in enumerate(marks):
-        end = marks[n + 1] if n + 1 < len(marks) else len(lines)
-        rest = _CELL_MARK.match(lines[start]).group("rest")  # type: ignore[union-attr]
-        body = lines[start + 1: end]
-        tags = re.findall(r"\[(\w+)\]", rest)
-        title = re.sub(r"\[\w+\]|\w+=\S+", "", rest).strip()
-        if {"markdown", "md"} & set(tags):
-            prose = [re.sub(r"^#\s?", "", line) for line in body]
-            raw.append(("markdown", "\n".join([title, *prose]), "", "", []))
+def _make_distinct(harvest: Harvest) -> None:
+    """Unique tasks across the import; a repeated (task, code) is skipped as a duplicate."""
+    cells = harvest.cells
+    choices = distinct_tasks([(cell.task, plain_python(cell.code)[0]) for cell in cells])
+    kept: list[Cell] = []
+    for cell, (task, earlier) in zip(cells, choices, strict=True):
+        if earlier is None:
+            kept.append(Cell(task, cell.code, cell.context_code, cell.free_names, cell.path,
+                             cell.cell, cell.star_imports))
         else:
-            raw.append(("code", "\n".join(body), title, f"{path}: line {start + 1}", []))
-    return _assign_tasks(raw)
+            harvest.skipped.append(Skip(cell.path, cell.cell,
+                                        f"duplicate of {cells[earlier].where}"))
+    harvest.cells = kept
+    harvest.skipped.sort(key=lambda s: (s.path, -1 if s.cell is None else s.cell))
 
 
-def harvest_file(path: str | Path) -> Harvest:
-    """The importable cells of one ``.ipynb`` or ``# %%`` ``.py`` file."""
-    path = Path(path)
-    if path.suffix.lower() == ".ipynb":
-        return _notebook_cells(path)
-    if path.suffix.lower() == ".py":
-        return _script_cells(path)
-    raise HarvestError(f"cannot import {path}: expected a .ipynb notebook or a .py file "
-                       "with '# %%' cells")
+def harvest_paths(paths: Sequence[str | Path], *, progress: Progress | None = None) -> Harvest:
+    """Read ``paths`` (files and directories) into cells to import and reasoned skips.
 
-
-def harvest_files(paths: Sequence[str | Path]) -> Harvest:
-    """All files' cells; raises :class:`HarvestError` on the first bad file."""
-    if not paths:
-        raise HarvestError("no files to import", hint="give one or more .ipynb or .py files")
-    total = Harvest()
-    for path in paths:
-        part = harvest_file(path)
-        total.cells += part.cells
-        total.skipped += part.skipped
-    return total
-
-
-def import_files(
-    cache: SnippetCache,
-    paths: Sequence[str | Path],
-    *,
-    namespace: str | None = None,
-    tags: Sequence[str] = (),
-    dry_run: bool = False,
-) -> ImportReport:
-    """Harvest ``paths`` and save the new snippets in one append (nothing on ``dry_run``).
-
-    Snippets already in the store are reported as ``exists`` and left untouched
-    (an import is not a use).
+    Never raises for a bad file; raises :class:`HarvestError` only when ``paths`` is empty.
     """
-    harvest = harvest_files(paths)
-    skipped = list(harvest.skipped)
-    items: list[ImportedCell] = []
-    seen: set[str] = set()
-    for cell in harvest.cells:
-        try:
-            snippet, found = cache.prepare(cell.task, cell.code, source="imported",
-                                           namespace=namespace, tags=tags)
-        except TaskError as err:  # e.g. a markdown essay over the task length limit
-            skipped.append(Skip(cell.origin, err.message))
-            continue
-        items.append(ImportedCell(cell, snippet, "duplicate" if snippet.id in seen else "new",
-                                  sorted(set(found))))
-        seen.add(snippet.id)
-    existing = cache.existing_ids([i.snippet.id for i in items if i.status == "new"])
-    for item in items:
-        if item.status == "new" and item.snippet.id in existing:
-            item.status = "exists"
-    new = [item for item in items if item.status == "new"]
-    if new and not dry_run:
-        saved = cache.save_many([{"task": i.cell.task, "code": i.cell.code, "tags": list(tags),
-                                  "namespace": namespace} for i in new], source="imported")
-        for item, result in zip(new, saved, strict=True):
-            item.snippet = result.snippet
-    return ImportReport(items=items, skipped=skipped, dry_run=dry_run)
+    if not paths:
+        raise HarvestError("no files to import")
+    root, files, skipped = find_files(paths)
+    harvest = Harvest(root=str(root), skipped=list(skipped))
+    with warnings.catch_warnings():  # invalid escapes in the notebooks' code are theirs
+        warnings.simplefilter("ignore", SyntaxWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        for number, file in enumerate(files, 1):
+            relative = file.relative_to(root).as_posix()
+            try:
+                cells = read_cells(file)
+            except HarvestError as exc:
+                harvest.skipped.append(Skip(relative, None, exc.message))
+            else:
+                harvest.files.append(relative)
+                _harvest_file(cells, relative, harvest)
+            if progress is not None:
+                progress("reading", number, len(files))
+        _make_distinct(harvest)
+    return harvest

@@ -6,13 +6,14 @@ notebook file pay for them.
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["build_notebook", "execute_notebook", "notebook_json", "parse_notebook",
-           "read_notebook", "write_notebook"]
+__all__ = ["build_notebook", "execute_notebook", "load_notebook", "notebook_json",
+           "parse_notebook", "read_notebook", "write_notebook"]
 
 
 def parse_notebook(text: str) -> Any:
@@ -28,6 +29,35 @@ def parse_notebook(text: str) -> Any:
         notebook = nbformat.reads(text, as_version=4)
         nbformat.validate(notebook)
     return notebook
+
+
+def load_notebook(text: str) -> Any:
+    """A notebook of any format Jupyter reads (v1 to v4, any minor), upgraded to v4 but not
+    validated: a cell id in a 4.4 file or a missing ``outputs`` key does not stop Jupyter
+    from opening it, so it does not stop an import either.
+
+    Raises :class:`ValueError` with a short reason (bad JSON, not a notebook, a format
+    version nbformat does not know).
+    """
+    import nbformat
+
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"invalid JSON: {exc}") from exc
+    if not isinstance(data, dict) or not ("cells" in data or "worksheets" in data):
+        raise ValueError("not a notebook: JSON without cells")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # what validation would log, we tolerate
+            major, minor = nbformat.reader.get_version(data)
+            if major not in nbformat.versions:
+                raise ValueError(f"Unsupported nbformat version {major}")
+            notebook = nbformat.versions[major].to_notebook_json(data, minor=minor)
+            return nbformat.convert(notebook, 4)
+    except Exception as exc:  # nbformat raises version, schema and attribute errors
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
+        raise ValueError(f"not a readable notebook: {first}") from exc
 
 
 def read_notebook(path: str | Path) -> Any:

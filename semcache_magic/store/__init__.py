@@ -2,8 +2,9 @@
 
 :class:`SnippetStore` keeps two tables (``snippets`` and ``runs``) under one
 LanceDB URI: a local directory by default, an object-store URI for teams. Below
-it, the connection, the inter-process lock and the translation of LanceDB errors
-into :class:`~semcache_magic.errors.StoreError` live in ``_db``; the Arrow
+it, the connection, the inter-process lock and the deadline of object-store
+operations live in ``_db``; what a LanceDB error means (credentials, a missing
+bucket, an unreachable endpoint, damage) is decided in ``_failures``; the Arrow
 schemas and row conversion in ``_records``.
 """
 

@@ -12,20 +12,26 @@ import contextlib
 import datetime as dt
 import functools
 import os
+import queue
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from ..errors import (
     ConfigurationError,
     SnippetNotFoundError,
+    StoreConnectionError,
     StoreError,
+    StoreTimeoutError,
     StoreUnavailableError,
     StoreVanishedError,
 )
+from ._failures import classify, timeout_error
 
-__all__ = ["Database", "check_id", "in_list", "is_local_uri", "quote", "reopening"]
+__all__ = ["Database", "check_id", "in_list", "is_local_uri", "quote", "reopening",
+           "reopening_unbounded"]
 
 _REMOTE_SCHEMES = ("s3", "s3+ddb", "gs", "az", "abfs", "db", "memory", "file")
 _ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -65,30 +71,49 @@ def check_id(snippet_id: str) -> str:
     return snippet_id
 
 
-_RUST_LOCATION = re.compile(r",?\s*/\S+\.rs:\d+:\d+")
-_LANCE_PREFIX = re.compile(r"^(?:lance error:\s*)?(?:LanceError\(\w+\):\s*)?", re.IGNORECASE)
-
 _T = TypeVar("_T")
 
 
-def _lance_message(exc: BaseException) -> str:
-    """The first line of an error, without LanceDB's Rust source locations."""
-    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    return _LANCE_PREFIX.sub("", _RUST_LOCATION.sub("", text)).strip()[:200] or (
-        type(exc).__name__)
-
-
 def reopening(method: Callable[..., _T]) -> Callable[..., _T]:
-    """Retry once on a fresh connection when the store vanished under us (deleted or
-    moved): a lookup then finds an empty store, a save creates it again."""
+    """A store operation: retried once on a fresh connection when the store vanished under
+    us (deleted or moved: a lookup then finds an empty store, a save creates it again),
+    and bounded by ``SemCache.store_timeout`` on an object store."""
+    return _operation(method, bounded=True)
 
+
+def reopening_unbounded(method: Callable[..., _T]) -> Callable[..., _T]:
+    """:func:`reopening` without the deadline, for work that may rightly take long
+    (compacting a large table); its requests still have the store's request timeout."""
+    return _operation(method, bounded=False)
+
+
+# What a timed-out operation was doing, as the error says it ("cannot save the snippet").
+_ACTIONS = {
+    "upsert": "save the snippet", "add_many": "save snippets", "get": "read the snippet",
+    "get_many": "read snippets", "find_id_prefix": "read snippets", "vote": "record the vote",
+    "record_use": "record the snippet's use", "set_tags": "set tags",
+    "delete": "delete the snippet", "append_run": "record the run",
+    "by_task_hash": "look up the task", "by_template": "look up the task",
+    "by_task_or_template": "look up the task", "hybrid_search": "search the store",
+    "runs": "read the run log", "snippet_facets": "read store statistics",
+}
+
+
+def _operation(method: Callable[..., _T], *, bounded: bool) -> Callable[..., _T]:
     @functools.wraps(method)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> _T:
-        try:
-            return method(self, *args, **kwargs)
-        except StoreVanishedError:
-            self.db.forget()
-            return method(self, *args, **kwargs)
+        def attempt() -> _T:
+            try:
+                return method(self, *args, **kwargs)
+            except StoreVanishedError:
+                self.db.forget()
+                return method(self, *args, **kwargs)
+
+        db: Database = self.db
+        if not bounded:
+            return attempt()
+        action = _ACTIONS.get(method.__name__, method.__name__.replace("_", " "))
+        return db.bounded(attempt, action)
 
     return wrapper
 
@@ -120,13 +145,17 @@ class _FileLock:
 class Database:
     """One LanceDB URI: opened lazily, tables cached, writes under a file lock on disk."""
 
-    def __init__(self, uri: str, *, storage_options: dict[str, str] | None = None) -> None:
+    def __init__(self, uri: str, *, storage_options: dict[str, str] | None = None,
+                 timeout: float | None = None) -> None:
         self.uri = check_uri(uri)
-        self.storage_options = dict(storage_options or {})
+        self.timeout = timeout if timeout and not is_local_uri(self.uri) else None
+        self.storage_options = _with_timeouts(dict(storage_options or {}), self.timeout)
         self._db: Any = None
         self._tables: dict[str, Any] = {}
         self._open_lock = threading.Lock()
         self._lock: _FileLock | None = None
+        # (until, why, error) after the endpoint timed out or was unreachable
+        self._down: tuple[float, str, StoreUnavailableError] | None = None
 
     @contextlib.contextmanager
     def translate(self, action: str) -> Iterator[None]:
@@ -139,22 +168,48 @@ class Database:
             raise self._classify(action, exc) from exc
 
     def _classify(self, action: str, exc: BaseException) -> StoreError:
-        text = _lance_message(exc)
-        lowered = text.lower()
-        if isinstance(exc, PermissionError) or "permission denied" in lowered or (
-                "read-only" in lowered):
-            return StoreUnavailableError(
-                f"cannot {action}: the store {self.uri!r} is not writable")
-        if "no space left" in lowered or getattr(exc, "errno", None) == 28:
-            return StoreUnavailableError(
-                f"cannot {action}: no space left on the store's disk", hint="free disk space")
-        if isinstance(exc, FileNotFoundError) or lowered.startswith("not found"):
-            return StoreVanishedError(
-                f"cannot {action}: the store {self.uri!r} was deleted or moved while in use")
-        if isinstance(exc, OSError):
-            return StoreUnavailableError(f"cannot {action} ({text})")
-        return StoreError(f"cannot {action}: the store's data is unreadable ({text})",
-                          hint="the store may be damaged; see README 'Recovering a store'")
+        return classify(self.uri, self.storage_options, action, exc)
+
+    def bounded(self, call: Callable[[], _T], action: str) -> _T:
+        """``call()``, given up after ``timeout`` seconds on an object store.
+
+        A frozen endpoint must not freeze the notebook: the call runs in a daemon thread
+        and the caller gets :class:`StoreTimeoutError` at the deadline (the thread ends
+        when the store's own request timeout fires). Local stores run inline.
+
+        After an endpoint timed out or could not be reached, further operations fail at
+        once for ``timeout`` seconds: one task makes several store calls (lookup, save,
+        run log), and each must not wait the whole deadline again.
+        """
+        if self.timeout is None:
+            return call()
+        if self._down is not None:
+            until, reason, error = self._down
+            if time.monotonic() < until:
+                raise type(error)(f"cannot {action}: {reason} (not retried for "
+                                  f"{self.timeout:g} s)", hint=error.hint)
+            self._down = None
+        _import_lancedb()  # ~2-3 s of imports are not the store's answer time
+        box: queue.SimpleQueue[tuple[bool, Any]] = queue.SimpleQueue()
+
+        def work() -> None:
+            try:
+                box.put((True, call()))
+            except BaseException as exc:  # handed to the caller, raised there
+                box.put((False, exc))
+
+        threading.Thread(target=work, name="semcache-store", daemon=True).start()
+        try:
+            ok, value = box.get(timeout=self.timeout)
+        except queue.Empty:
+            value = timeout_error(self.uri, self.storage_options, self.timeout, action)
+            ok = False
+        if ok:
+            return value
+        if isinstance(value, StoreTimeoutError | StoreConnectionError):
+            reason = value.message.split(": ", 1)[-1]
+            self._down = (time.monotonic() + self.timeout, reason, value)
+        raise value
 
     def forget(self) -> None:
         """Drop open handles so the next call opens (or creates) the store anew."""
@@ -173,12 +228,7 @@ class Database:
         with self._open_lock:
             if self._db is not None:
                 return self._db
-            try:
-                import lancedb
-            except ImportError as exc:
-                raise StoreUnavailableError(
-                    "lancedb is not installed", hint="pip install lancedb"
-                ) from exc
+            lancedb = _import_lancedb()
             with self.translate(f"open the store {self.uri!r}"):
                 if is_local_uri(self.uri):
                     path = self.uri[len("file://"):] if self.uri.startswith("file://") else self.uri
@@ -254,6 +304,23 @@ class Database:
     def close(self) -> None:
         self._tables.clear()
         self._db = None
+
+
+def _import_lancedb() -> Any:
+    try:
+        import lancedb
+    except ImportError as exc:
+        raise StoreUnavailableError("lancedb is not installed", hint="pip install lancedb") from exc
+    return lancedb
+
+
+def _with_timeouts(options: dict[str, str], seconds: float | None) -> dict[str, str]:
+    """Object-store request timeouts from ``store_timeout``, unless set explicitly: each
+    request gives up in time, so a thread left behind by :meth:`Database.bounded` ends."""
+    if seconds is not None:
+        options.setdefault("timeout", f"{max(1, round(seconds))}s")
+        options.setdefault("connect_timeout", f"{max(1, min(10, round(seconds)))}s")
+    return options
 
 
 def _table_names(db: Any) -> list[str]:

@@ -32,9 +32,12 @@ __all__ = ["SORTS", "by_ids", "by_prefix", "facets", "listing", "matching", "nea
 SORTS = ("recent", "uses", "votes")
 
 
-def matching(table: Any, where: str, limit: int | None) -> list[Snippet]:
-    """Snippets where the SQL filter ``where`` holds."""
-    rows = table.search().where(where).select(SNIPPET_COLUMNS).limit(limit).to_list()
+def matching(table: Any, where: str | None, limit: int | None) -> list[Snippet]:
+    """Snippets where the SQL filter ``where`` holds (all of them for ``None``)."""
+    query = table.search()
+    if where:
+        query = query.where(where)
+    rows = query.select(SNIPPET_COLUMNS).limit(limit).to_list()
     return dedupe([from_row(r) for r in rows])
 
 

@@ -16,11 +16,13 @@ from ..snippet import Snippet
 
 __all__ = [
     "ADDED_COLUMNS",
+    "KEY_COLUMNS",
     "RUN_FIELDS",
     "SNIPPET_COLUMNS",
     "dedupe",
     "dedupe_scored",
     "from_row",
+    "key_columns",
     "run_row",
     "run_schema",
     "snippet_schema",
@@ -140,6 +142,17 @@ def _epoch(value: Any) -> float:
     if isinstance(value, dt.datetime):
         return value.timestamp()
     return float(value)
+
+
+#: Columns derived from a snippet's task and code by the task analysis (recomputed when
+#: the analysis changes: see ``SnippetStore.rekey``).
+KEY_COLUMNS = ("task_norm", "template", "template_hash", "task_hash", "literals", "params")
+
+
+def key_columns(snippet: Snippet) -> dict[str, str]:
+    """The :data:`KEY_COLUMNS` of ``snippet`` as stored."""
+    row = to_row(snippet, np.zeros(0, dtype=np.float32))
+    return {name: row[name] for name in KEY_COLUMNS}
 
 
 def to_row(snippet: Snippet, vector: np.ndarray) -> dict[str, Any]:

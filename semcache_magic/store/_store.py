@@ -23,9 +23,12 @@ rows are searchable at once. :meth:`SnippetStore.maintain` folds them in every
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as dt
+import json
 import re
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -36,13 +39,14 @@ from .._lru import LeastRecent
 from ..errors import ConfigurationError, SnippetNotFoundError, StoreError, StoreSchemaError
 from ..snippet import RunRecord, Snippet
 from . import _queries as queries
-from ._db import Database, check_id, in_list, is_local_uri, quote, reopening
+from ._db import Database, check_id, in_list, is_local_uri, quote, reopening, reopening_unbounded
 from ._mirror import TableMirror
 from ._records import (
     ADDED_COLUMNS,
     SNIPPET_COLUMNS,
     dedupe,
     from_row,
+    key_columns,
     run_row,
     run_schema,
     snippet_schema,
@@ -70,8 +74,9 @@ class SnippetStore:
         optimize_every: int = 200,
         vector_index_min_rows: int = 50_000,
         vector_cache_rows: int = 200_000,
+        timeout: float | None = None,
     ) -> None:
-        self.db = Database(uri, storage_options=storage_options)
+        self.db = Database(uri, storage_options=storage_options, timeout=timeout)
         self.uri = self.db.uri
         # The vector size is only needed to create the table; reads take it from disk, so
         # the exact and slot tiers never have to load the embedding model.
@@ -208,6 +213,53 @@ class SnippetStore:
         self._update(snippet_id, values, "record the snippet's use")
 
     @reopening
+    def add_evidence(self, snippet_id: str, *, confirmed: Sequence[str] = (),
+                     refuted: Sequence[str] = ()) -> Snippet:
+        """Add entries to a snippet's ``confirmed``/``refuted`` evidence (a
+        read-modify-write under the store's lock)."""
+        table = self._table(self.SNIPPETS, create=False)
+        if table is None:
+            raise SnippetNotFoundError.for_id(snippet_id)
+        with self.db.translate("record the model's evidence"), self.db.write_lock():
+            snippet = self._require(table, snippet_id)
+            evidence = {key: set(values) for key, values in snippet.evidence.items()}
+            evidence.setdefault("confirmed", set()).update(str(i) for i in confirmed)
+            evidence.setdefault("refuted", set()).update(str(i) for i in refuted)
+            snippet.evidence = {key: sorted(values) for key, values in evidence.items() if values}
+            table.update(where=f"id = {quote(snippet_id)}",
+                         values={"evidence": json.dumps(snippet.evidence, sort_keys=True)})
+        self._after_write()
+        return snippet
+
+    @reopening
+    def rekey(self, analyse: Callable[[Snippet], Snippet], *, sample: int = 50) -> int:
+        """Recompute the task-derived key columns where ``analyse`` (snippet -> the same
+        snippet with fresh keys) disagrees with what is stored: after an upgrade changed
+        the task analysis, old rows would otherwise never be exact matches again. A
+        sample of the oldest rows is checked first, so an up-to-date store costs one
+        small read. Returns how many rows changed."""
+        table = self._table(self.SNIPPETS, create=False)
+        if table is None:
+            return 0
+        with self.db.translate("check the store's task keys"):
+            probe = queries.matching(table, None, sample)
+        if all(key_columns(analyse(s)) == key_columns(s) for s in probe):
+            return 0
+        with self.db.translate("update the store's task keys"), self.db.write_lock():
+            updates = []
+            for snippet in queries.matching(table, None, None):
+                fresh = key_columns(analyse(snippet))
+                if fresh != key_columns(snippet):
+                    updates.append({"id": snippet.id, **fresh})
+            if updates:
+                import pyarrow as pa
+
+                table.merge_insert("id").when_matched_update_all().execute(
+                    pa.Table.from_pylist(updates))
+        self._after_write(len(updates))
+        return len(updates)
+
+    @reopening
     def vote(self, snippet_id: str, up: bool) -> Snippet:
         column = "votes_up" if up else "votes_down"
         self._update(snippet_id, {column: f"{column} + 1"}, "record the vote")
@@ -256,6 +308,34 @@ class SnippetStore:
         return snippet
 
     @reopening
+    def delete_many(self, ids: Sequence[str]) -> int:
+        """Delete the snippets with these ids (unknown ids are ignored); returns how many
+        rows were deleted."""
+        table = self._table(self.SNIPPETS, create=False)
+        if table is None or not ids:
+            return 0
+        checked = [check_id(i) for i in ids]
+        deleted = 0
+        with self.db.translate("delete snippets"), self.db.write_lock():
+            for start in range(0, len(checked), 500):  # bounded SQL per statement
+                where = f"id IN {in_list(checked[start: start + 500])}"
+                before = int(table.count_rows(where))
+                table.delete(where)
+                deleted += before
+        self._after_write(deleted)
+        return deleted
+
+    @reopening
+    def imported(self, namespaces: Sequence[str]) -> list[Snippet]:
+        """Every snippet imported from a notebook (source ``imported``) in ``namespaces``."""
+        table = self._table(self.SNIPPETS, create=False)
+        if table is None or not namespaces:
+            return []
+        with self.db.translate("read imported snippets"):
+            return queries.matching(
+                table, f"source = 'imported' AND namespace IN {in_list(namespaces)}", None)
+
+    @reopening
     def append_run(self, run: RunRecord) -> None:
         """Append one row to the run log."""
         table = self._table(self.RUNS)
@@ -266,15 +346,21 @@ class SnippetStore:
     def _after_write(self, count: int = 1) -> None:
         self._writes_since_optimize += count
         if self.optimize_every and self._writes_since_optimize >= self.optimize_every:
-            # Housekeeping must not fail the write that triggered it (that write is
-            # committed): on a shared object store another client may be compacting at
-            # the same moment (a retryable commit conflict). Try again after more writes.
-            try:
-                self.maintain()
-            except StoreError:
-                self._writes_since_optimize = 0
+            self._writes_since_optimize = 0
+            if self.db.timeout is None:
+                self._housekeeping()
+            else:  # an object store: compaction takes seconds, the save is done already
+                threading.Thread(target=self._housekeeping, name="semcache-optimize",
+                                 daemon=True).start()
 
-    @reopening
+    def _housekeeping(self) -> None:
+        # Housekeeping must not fail the write that triggered it (that write is
+        # committed): on a shared object store another client may be compacting at
+        # the same moment (a retryable commit conflict). Try again after more writes.
+        with contextlib.suppress(StoreError):
+            self.maintain()
+
+    @reopening_unbounded
     def maintain(self, *, build_vector_index: bool | None = None) -> dict[str, Any]:
         """Fold new rows into the indexes, compact, prune old versions; build the ANN
         index when the table has grown past ``vector_index_min_rows``."""
@@ -458,6 +544,18 @@ class SnippetStore:
             return []
         with self.db.translate("list namespaces"):
             return self.mirror.namespaces(table)
+
+    @reopening
+    def version(self) -> int:
+        """The snippets table's version: every write changes it (0 before the first).
+
+        Cheap (no rows are read), so front ends poll it to notice saves by anyone.
+        """
+        table = self._table(self.SNIPPETS, create=False)
+        if table is None:
+            return 0
+        with self.db.translate("read the store version"):
+            return int(table.version)
 
     @reopening
     def count(self, namespaces: Sequence[str] | None = None) -> int:

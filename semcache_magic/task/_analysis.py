@@ -1,10 +1,19 @@
 """Task analysis: normalise a task, pull out its literals, hash it.
 
-A *task* is the plain-language request a user types. Two tasks that differ
-only in case, white space or trailing punctuation are the same task (the
-``exact`` tier). Two tasks that differ only in their *literals* -- numbers,
-quoted strings, dates, file names and paths -- share a *template* (the
-``slot`` tier)::
+A *task* is the plain-language request a user types. The normalised task is the
+``exact`` tier's key, so it folds only what cannot change a task's meaning:
+
+* white space (runs become one space; leading and trailing space goes);
+* trailing ``. ? ; : ,`` (and ``!``, except after a number or ``)``, where it is
+  a factorial: "What is 7!" is not "What is 7?");
+* case, only where it is uniform: a task written all in capitals, or the first
+  letter of a sentence capitalised.
+
+Everything else is kept: the case of every other word ("python" vs "PYTHON",
+``%Y`` vs ``%y``, ``\\d`` vs ``\\D``, "MB" vs "Mb"), and each literal exactly as
+written, quotes included (a ```name``` in backticks is not the string
+``'name'``). Two tasks that differ only in their *literals* -- numbers, quoted
+strings, dates, file names and paths -- share a *template* (the ``slot`` tier)::
 
     >>> a = analyse_task("Reverse the string 'notebook' and print it.")
     >>> a.normalised
@@ -13,10 +22,6 @@ quoted strings, dates, file names and paths -- share a *template* (the
     'reverse the string <str> and print it'
     >>> [lit.text for lit in a.literals]
     ['notebook']
-
-Literals are kept verbatim (case included: ``'Notebook'`` is not
-``'notebook'``), and so are mixed-case words (``DataFrame``, ``camelCase``),
-which are usually names, not prose.
 """
 
 from __future__ import annotations
@@ -79,10 +84,9 @@ _KIND_OF_GROUP = {
     "num": "number",
 }
 _PLACEHOLDER = {"string": "<str>", "date": "<date>", "path": "<path>", "number": "<num>"}
-_TRAILING_PUNCT = ".?!;:,"
-# A lower-case letter followed by a capital marks a name (DataFrame, camelCase, MiniLM);
-# all-caps words are usually emphasis and are lower-cased like the rest.
-_MIXED_CASE = re.compile(r"[a-z][A-Z]")
+_TRAILING_PUNCT = ".?;:,"
+# "7!" and "(n)!" are factorials; elsewhere a final "!" is tone, not meaning.
+_FACTORIAL_END = re.compile(r"[\d)]!+$")
 
 
 @dataclass(frozen=True)
@@ -178,15 +182,44 @@ def clean_task_text(task: str | bytes, *, max_chars: int = 20_000) -> str:
     return text
 
 
-def _normalise_prose(text: str) -> str:
-    """Collapse white space to single spaces and lower-case words, keeping names' case."""
+def _collapse(text: str) -> str:
+    return re.sub(r"\s+", " ", text)
 
-    def word(match: re.Match[str]) -> str:
-        # Words with inner capitals (camelCase, DataFrame, USD) are names: keep their case.
-        token = match.group(0)
-        return token if _MIXED_CASE.search(token) else token.lower()
 
-    return re.sub(r"\S+", word, re.sub(r"\s+", " ", text))
+def _fold_case(parts: list[tuple[str, bool]]) -> list[tuple[str, bool]]:
+    """Fold case where it is uniform; ``parts`` are (text, is_literal) pieces in order."""
+    prose = "".join(text for text, literal in parts if not literal)
+    if any(c.isalpha() for c in prose) and not any(c.islower() for c in prose):
+        # All in capitals (SUBTRACT 17 FROM 250): shouting, not meaning. Literals keep theirs.
+        return [(text if literal else text.lower(), literal) for text, literal in parts]
+    # A sentence-start capital ("Reverse ...", "... year? Print ...") is grammar; a word
+    # in capitals ("MB", "PYTHON") or a capital inside a sentence ("the word Hello") is not.
+    folded: list[tuple[str, bool]] = []
+    at_start = True
+    for text, literal in parts:
+        if literal:
+            folded.append((text, literal))
+            at_start = False
+            continue
+        out, last = [], 0
+        for word in re.finditer(r"\S+", text):
+            token = word.group(0)
+            if at_start and token[:1].isupper() and not any(c.isupper() for c in token[1:]):
+                token = token[0].lower() + token[1:]
+            out.append(text[last:word.start()] + token)
+            last = word.end()
+            at_start = bool(re.search(r"[.?!]$", word.group(0)))
+        folded.append(("".join(out) + text[last:], False))
+    return folded
+
+
+def _strip_end(text: str) -> str:
+    """Drop trailing punctuation that cannot change the meaning (see the module docstring)."""
+    text = text.rstrip()
+    while text and (text[-1] in _TRAILING_PUNCT or (
+            text[-1] == "!" and not _FACTORIAL_END.search(text))):
+        text = text[:-1].rstrip()
+    return text
 
 
 def analyse_task(
@@ -196,14 +229,13 @@ def analyse_task(
     language: str = "python",
     max_chars: int = 20_000,
 ) -> TaskAnalysis:
-    """Normalise ``task``, extract its literals and build its template.
+    """Normalise ``task`` (the exact key), extract its literals and build its template.
 
-    Prose is lower-cased and its white space collapsed; literals are kept
-    verbatim; trailing punctuation is dropped.
+    See the module docstring for what normalisation folds and what it keeps.
     """
     text = clean_task_text(task, max_chars=max_chars)
-    norm_parts: list[str] = []
-    template_parts: list[str] = []
+    pieces: list[tuple[str, bool]] = []  # (text, is_literal), the normalised key in order
+    placeholders: list[str] = []  # the template's stand-in for each literal piece
     literals: list[Literal] = []
     pos = 0
     for match in _LITERAL_RE.finditer(text):
@@ -211,26 +243,27 @@ def analyse_task(
         kind = _KIND_OF_GROUP.get(group)
         if kind is None:  # an inner *_text group cannot be last; be defensive
             continue
-        prose = text[pos : match.start()]
-        norm_parts.append(_normalise_prose(prose))
-        template_parts.append(_normalise_prose(prose))
+        pieces.append((_collapse(text[pos : match.start()]), False))
         content = match.group(f"{group}_text") if f"{group}_text" in match.groupdict() else None
         literal_text = content if content is not None else match.group(0)
         literals.append(Literal(kind=kind, text=literal_text))
-        # Strings are shown with normalised quotes; ordinals keep their suffix ("20th").
-        shown = f"'{literal_text}'" if kind == "string" else match.group(0)
-        norm_parts.append(shown)
-        template_parts.append("<ord>" if group == "ord" else _PLACEHOLDER[kind])
+        # Kept as written, quotes included: `name` and "a' + 'b" are not 'name' and 'a' + 'b'.
+        pieces.append((match.group(0), True))
+        # Backticks name code (`df`), quotes hold text: the two never stand in for each other.
+        placeholders.append("<ord>" if group == "ord" else "<code>" if group == "bq"
+                            else _PLACEHOLDER[kind])
         pos = match.end()
-    tail = _normalise_prose(text[pos:])
-    norm_parts.append(tail)
-    template_parts.append(tail)
-    normalised = "".join(norm_parts).strip()
-    template = "".join(template_parts).strip()
+    tail = _collapse(text[pos:])
+    pieces.append((tail, False))
+    pieces = _fold_case(pieces)
+    normalised = "".join(piece for piece, _ in pieces).strip()
+    holders = iter(placeholders)
+    template = "".join(next(holders) if literal else piece for piece, literal in pieces).strip()
     # Trailing punctuation only goes where it is prose, never out of a literal.
-    if tail.strip():
-        normalised = normalised.rstrip(_TRAILING_PUNCT + " ")
-        template = template.rstrip(_TRAILING_PUNCT + " ")
+    if tail.strip():  # the same characters end both (the tail is prose)
+        kept = _strip_end(normalised)
+        template = template[: len(template) - (len(normalised) - len(kept))].rstrip()
+        normalised = kept
     return TaskAnalysis(
         task=text,
         normalised=normalised,

@@ -1,11 +1,15 @@
-"""The ``slot`` tier: reuse a snippet for the same task with other literal values.
+"""Slot substitution: a snippet's code with the task's values changed to a new task's.
 
 A stored snippet for "Reverse the string 'notebook'" holding
-``print('notebook'[::-1])`` serves "Reverse the string 'lancedb'" by changing one
-token, without a model call -- but only when that is certainly right. Serving
-wrong code silently is the worst thing this product can do; falling through
-to the model is cheap by comparison. So :func:`substitute` returns ``None``
-(not eligible) unless all of these hold:
+``print('notebook'[::-1])`` becomes ``print('lancedb'[::-1])`` for "Reverse the
+string 'lancedb'" by changing one token. Whether that result may be *served*
+without the model is decided by the lookup from the evidence for each changed
+value (see :mod:`semcache_magic.cache`); this module only says where each value
+goes and whether the edit is mechanically sound.
+
+A value bound in the code's parameters block (a *declared* parameter, see
+``_params``) is edited there. Any other value is located heuristically, and
+:func:`substitute` returns ``None`` (no mapping) unless all of these hold:
 
 * both tasks have the same literal kinds in the same order (same template);
 * the changed literals have pairwise different old values, none equal to an
@@ -16,6 +20,9 @@ to the model is cheap by comparison. So :func:`substitute` returns ``None``
 * the new value keeps the number's type (int stays int) and a string needs no
   escaping (no quotes, backslashes, braces or new lines);
 * the result parses, and only the edited tokens differ.
+
+Occurrences are counted with regex escapes (``\\b``, ``\\d``...) read as word
+boundaries, so a value hidden in ``r'\\bcat\\b'`` is seen.
 """
 
 from __future__ import annotations
@@ -26,20 +33,24 @@ import itertools
 import keyword
 import re
 import tokenize
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ._analysis import Literal
+from ._params import parameter_spans
 
 __all__ = ["Substitution", "substitute"]
 
 
 @dataclass(frozen=True)
 class Substitution:
-    """Code with literals substituted, and the (old, new) pairs applied."""
+    """Code with literals substituted, the (old, new) pairs applied, the indices of the
+    changed literals (``slots``) and, among them, those edited as declared parameters."""
 
     code: str
     changes: tuple[tuple[str, str], ...]
+    slots: tuple[int, ...] = ()
+    declared: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -49,6 +60,7 @@ class _Edit:
     text: str
 
 
+_ESCAPE = re.compile(r"\\[A-Za-z]")
 _UNSAFE_STRING_CHARS = re.compile(r"['\"\\{}\n\r\x00]")
 # After these tokens a '-' is unary (part of a negative literal), not subtraction.
 _UNARY_CONTEXT = {"(", "[", "{", ",", "=", ":", "+", "-", "*", "/", "%", "**", "//", "<", ">",
@@ -56,21 +68,26 @@ _UNARY_CONTEXT = {"(", "[", "{", ",", "=", ":", "+", "-", "*", "/", "%", "**", "
 
 
 def substitute(
-    code: str, old: Sequence[Literal], new: Sequence[Literal]
+    code: str, old: Sequence[Literal], new: Sequence[Literal], *,
+    declared: Mapping[int, str] | None = None,
 ) -> Substitution | None:
     """Return ``code`` with ``old`` literal values replaced by ``new``, or ``None``.
 
-    ``None`` means the mapping is not certain (see the module docstring); the
-    caller must then fall through to the model.
+    ``declared`` maps literal indices to the variables of the code's parameters
+    block. ``None`` means no mechanically sound mapping exists (see the module
+    docstring); the caller must then fall through to the model.
     """
     if len(old) != len(new) or any(o.kind != n.kind for o, n in zip(old, new, strict=True)):
         return None
-    changed = [(o, n) for o, n in zip(old, new, strict=True) if not _same(o, n)]
+    changed = [i for i, (o, n) in enumerate(zip(old, new, strict=True)) if not _same(o, n)]
     if not changed:
         return Substitution(code=code, changes=())
+    spans = parameter_spans(code, {i: v for i, v in (declared or {}).items() if i in changed})
     unchanged = [o for o, n in zip(old, new, strict=True) if _same(o, n)]
-    for i, (o, _) in enumerate(changed):
-        if any(_same(o, other) for other, _ in changed[i + 1 :]):
+    heuristic = [i for i in changed if i not in spans]
+    for k, i in enumerate(heuristic):
+        o = old[i]
+        if any(_same(o, old[j]) for j in heuristic[k + 1:]):
             return None  # two slots with the same old value
         if any(_same(o, u) for u in unchanged):
             return None  # an unchanged literal has the same value: whose occurrence is it?
@@ -79,10 +96,14 @@ def substitute(
         return None
     offsets = _line_offsets(code)
     edits: list[_Edit] = []
-    for o, n in changed:
-        edit = _edit_number(code, tokens, offsets, o, n) if o.kind == "number" else (
-            _edit_string(code, tokens, offsets, o, n)
-        )
+    for i in changed:
+        o, n = old[i], new[i]
+        if i in spans:
+            edit = _edit_declared(code, spans[i], o, n)
+        elif o.kind == "number":
+            edit = _edit_number(code, tokens, offsets, o, n)
+        else:
+            edit = _edit_string(code, tokens, offsets, o, n)
         if edit is None:
             return None
         edits.append(edit)
@@ -94,7 +115,24 @@ def substitute(
         result = result[: edit.start] + edit.text + result[edit.end :]
     if not _only_edits_changed(code, result, edits):
         return None
-    return Substitution(code=result, changes=tuple((o.text, n.text) for o, n in changed))
+    return Substitution(
+        code=result, changes=tuple((old[i].text, new[i].text) for i in changed),
+        slots=tuple(changed), declared=tuple(i for i in changed if i in spans))
+
+
+def _edit_declared(code: str, span: tuple[int, int], old: Literal, new: Literal) -> _Edit | None:
+    """Replace the value a declared parameter is bound to (a number or a plain string)."""
+    start, end = span
+    current = code[start:end]
+    if old.kind == "number":
+        if type(old.value) is not type(new.value):
+            return None
+        return _Edit(start, end, new.text)
+    opening = re.match(r"([A-Za-z]*)('\'\'|\"\"\"|'|\")", current)
+    if opening is None or opening.group(1) or _UNSAFE_STRING_CHARS.search(new.text):
+        return None  # prefixed (raw, bytes, f) strings and escapes are not ours to rewrite
+    quote = opening.group(2)
+    return _Edit(start, end, f"{quote}{new.text}{quote}")
 
 
 def _same(a: Literal, b: Literal) -> bool:
@@ -125,7 +163,12 @@ def _span(tok: tokenize.TokenInfo, offsets: list[int]) -> tuple[int, int]:
 
 
 def _textual_occurrences(code: str, text: str) -> list[int]:
-    """Start offsets where ``text`` appears as a whole word/number anywhere in the code."""
+    """Start offsets where ``text`` appears as a whole word/number anywhere in the code.
+
+    Backslash escapes count as separators (``\\bcat`` holds the word ``cat``); the
+    replacement keeps every offset in place.
+    """
+    code = _ESCAPE.sub("  ", code)
     left = r"(?<![\w.])" if re.match(r"[\w.]", text) else ""
     right = r"(?![\w.])" if re.search(r"[\w.]$", text) else ""
     if text.startswith("-"):
@@ -210,7 +253,7 @@ def _edit_string(
     old: Literal,
     new: Literal,
 ) -> _Edit | None:
-    if not old.text or _UNSAFE_STRING_CHARS.search(new.text):
+    if not old.text or "\\" in old.text or _UNSAFE_STRING_CHARS.search(new.text):
         return None
     occurrences = _textual_occurrences(code, old.text)
     if len(occurrences) != 1:

@@ -3,29 +3,40 @@
 * :class:`TextView` -- pipeline events as lines on a terminal (IPython, the CLI);
 * :class:`TaskWidget` -- the same events as an ipywidgets view in a notebook
   (imported on first use: ipywidgets is not needed on a terminal);
+* :func:`task_record` / :func:`record_bundle` -- what a task's notebook output keeps:
+  the record of what ran (task, tier, evidence, snippet, code) with static HTML,
+  Markdown and text fallbacks; :func:`find_record` reads it back from an output;
 * :func:`relay_output` / :func:`print_output` -- the isolated kernel's outputs as
-  outputs of the current cell, or on a terminal;
-* one-line renderings of a snippet, a match and a duration.
+  outputs of the current cell, or on a terminal (:func:`save_image` keeps a figure);
+* one-line renderings of a snippet, a match, a duration, and why code was served.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ._lines import age, describe_match, plural, seconds, shorten, snippet_line
-from ._text import TextView, print_output, relay_output
+from ._lines import age, describe_match, evidence_words, plural, seconds, shorten, snippet_line
+from ._record import RECORD_MIME, RECORD_VERSION, find_record, record_bundle, task_record
+from ._text import TextView, print_output, relay_output, save_image
 
 __all__ = [
+    "RECORD_MIME",
+    "RECORD_VERSION",
     "TaskWidget",
     "TextView",
     "age",
     "describe_match",
+    "evidence_words",
+    "find_record",
     "plural",
     "print_output",
+    "record_bundle",
     "relay_output",
+    "save_image",
     "seconds",
     "shorten",
     "snippet_line",
+    "task_record",
 ]
 
 

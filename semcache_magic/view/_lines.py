@@ -6,7 +6,8 @@ import time
 
 from ..snippet import Match, Snippet
 
-__all__ = ["age", "describe_match", "plural", "seconds", "shorten", "snippet_line"]
+__all__ = ["age", "describe_match", "evidence_words", "plural", "seconds", "shorten",
+           "snippet_line"]
 
 
 def shorten(text: str, width: int = 70) -> str:
@@ -43,11 +44,19 @@ def snippet_line(s: Snippet, *, width: int = 60) -> str:
 def describe_match(match: Match, *, model_allowed: bool = True) -> str:
     """One line saying what the lookup found and what happens next."""
     snippet = match.snippet
+    changes = ", ".join(f"{old} -> {new}" for old, new in match.substitutions)
+    untrusted = "" if match.trusted else (
+        f"; from {match.namespace}, which you have not trusted: it runs only with --trust")
     if match.tier == "exact" and snippet is not None:
-        return f"exact hit: snippet {snippet.id[:8]} \"{shorten(snippet.task)}\" (no model call)"
+        return (f"exact hit: snippet {snippet.id[:8]} \"{shorten(snippet.task)}\" "
+                f"(no model call{untrusted})")
     if match.tier == "slot" and snippet is not None:
-        changes = ", ".join(f"{old} -> {new}" for old, new in match.substitutions)
-        return f"slot hit: snippet {snippet.id[:8]} with {changes} (no model call)"
+        why = evidence_words(match.tier, match.evidence)
+        return (f"slot hit: snippet {snippet.id[:8]} with {changes} "
+                f"({why}; no model call{untrusted})")
+    if match.proposal is not None and snippet is not None:
+        then = " -> Claude confirms or corrects it" if model_allowed else ""
+        return f"proposed substitution of snippet {snippet.id[:8]}: {changes}{then}"
     parts = ", ".join(f"{k} {v:.2f}" for k, v in match.score_parts.items())
     if match.tier == "semantic" and snippet is not None:
         then = " -> Claude adapts it" if model_allowed else ""
@@ -56,3 +65,18 @@ def describe_match(match: Match, *, model_allowed: bool = True) -> str:
     if snippet is not None:
         return f"miss (nearest {match.score:.2f}: \"{shorten(snippet.task, 50)}\"){then}"
     return f"miss{then}"
+
+
+#: Why code is served without the model, in words (``Match.evidence``).
+_EVIDENCE = {"exact": "exact task", "declared": "declared parameters",
+             "confirmed": "confirmed by the model",
+             "declared+confirmed": "declared parameters, confirmed by the model",
+             "proposal": "a substitution to confirm", "model": "written by the model"}
+#: What a tier means when the match carries no evidence.
+_TIER_WORDS = {"exact": "exact task", "slot": "values substituted",
+               "semantic": "similar task", "miss": "nothing close"}
+
+
+def evidence_words(tier: str, evidence: str = "") -> str:
+    """Why the lookup answered as it did, in words: ``declared parameters``, ``similar task``."""
+    return _EVIDENCE.get(evidence) or _TIER_WORDS.get(tier, tier)

@@ -10,8 +10,11 @@
    share of tasks served without a model call, and checks that every served
    program printed what it should.
 
-The model is the local Messages-API server: it answers "generate" from the
-scripted programs below and "adapt" by substituting the task's literals.
+The model is the local Messages-API server: it answers every task with its right
+program below, written as the system prompt asks Claude to write (the task's values
+bound in a ``# parameters`` block), so a wrong output served without the model can
+only be the cache's fault. (tests/bench/bench_replay_oracle.py measures the other
+case: programs that declare nothing.)
 
     python tests/bench/bench_magic.py
 """
@@ -33,61 +36,67 @@ from typing import Any
 os.environ.setdefault("LANCEDB_LOG", "error")
 
 # (task with {v}, the right program with {v}, a paraphrase with {v}, values)
+P = "# parameters\n"
 WORKLOAD: list[tuple[str, str, str, list[Any], Any]] = [
-    ("Print the factorial of {v}", "import math\nprint(math.factorial({v}))\n",
+    ("Print the factorial of {v}", P + "n = {v}\n\nimport math\nprint(math.factorial(n))\n",
      "Compute {v}! and show it", [5, 7, 9, 11, 12]),
     ("Print the first {v} prime numbers as a list",
-     "primes = []\nn = 2\nwhile len(primes) < {v}:\n    if all(n % p for p in primes):\n"
-     "        primes.append(n)\n    n += 1\nprint(primes)\n",
+     P + "count = {v}\n\nprimes = []\nn = 2\nwhile len(primes) < count:\n"
+     "    if all(n % p for p in primes):\n        primes.append(n)\n    n += 1\nprint(primes)\n",
      "List the first {v} primes", [5, 8, 10, 12, 15]),
-    ("Reverse the string '{v}' and print it", "print('{v}'[::-1])\n",
+    ("Reverse the string '{v}' and print it", P + "text = '{v}'\n\nprint(text[::-1])\n",
      "Print the string '{v}' backwards", ["notebook", "lancedb", "kernel", "magic", "cache"]),
-    ("Print the sum of the integers from 1 to {v}", "print(sum(range(1, {v} + 1)))\n",
+    ("Print the sum of the integers from 1 to {v}",
+     P + "first, last = 1, {v}\n\nprint(sum(range(first, last + 1)))\n",
      "Add up every whole number from 1 through {v}", [10, 50, 100, 250, 1000]),
-    ("Print {v} in binary", "print(bin({v}))\n", "Show the binary form of {v}",
-     [5, 42, 255, 1024, 77]),
+    ("Print {v} in binary", P + "number = {v}\n\nprint(bin(number))\n",
+     "Show the binary form of {v}", [5, 42, 255, 1024, 77]),
     ("Print the square root of {v} rounded to 3 decimals",
-     "import math\nprint(round(math.sqrt({v}), 3))\n",
+     P + "number, places = {v}, 3\n\nimport math\nprint(round(math.sqrt(number), places))\n",
      "What is the square root of {v}? Round to 3 decimals and print it",
      [2, 10, 50, 99, 123]),
     ("Count the vowels in '{v}' and print the count",
-     "text = '{v}'\nprint(sum(ch in 'aeiou' for ch in text))\n",
+     P + "text = '{v}'\n\nprint(sum(ch in 'aeiou' for ch in text))\n",
      "How many vowels does '{v}' have? Print it",
      ["semantic cache", "jupyter notebook", "data science", "vector search", "claude code"]),
     ("Print the number of days in the year {v}",
-     "import calendar\nprint(366 if calendar.isleap({v}) else 365)\n",
+     P + "year = {v}\n\nimport calendar\nprint(366 if calendar.isleap(year) else 365)\n",
      "How many days did the year {v} have? Print it", [2023, 2024, 1900, 2000, 2100]),
     ("Print the even numbers below {v} as a list",
-     "print([n for n in range(0, {v}) if n % 2 == 0])\n",
+     P + "limit = {v}\n\nprint([n for n in range(0, limit) if n % 2 == 0])\n",
      "List every even integer smaller than {v}", [10, 15, 21, 7, 30]),
     ("Convert {v} degrees Celsius to Fahrenheit and print it",
-     "celsius = {v}\nprint(celsius * 9 / 5 + 32)\n",
+     P + "celsius = {v}\n\nprint(celsius * 9 / 5 + 32)\n",
      "What is {v} C in Fahrenheit? Print it", [0, 37, 100, 21, 15]),
     ("Print the {v}th Fibonacci number",
-     "a, b = 0, 1\nfor _ in range({v}):\n    a, b = b, a + b\nprint(a)\n",
+     P + "position = {v}\n\na, b = 0, 1\nfor _ in range(position):\n    a, b = b, a + b\n"
+     "print(a)\n",
      "Compute Fibonacci number {v} and print it", [10, 20, 30, 15, 25]),
-    ("Print the word '{v}' in upper case", "print('{v}'.upper())\n",
+    ("Print the word '{v}' in upper case", P + "word = '{v}'\n\nprint(word.upper())\n",
      "Show '{v}' in capital letters", ["hello", "pandas", "arrow", "notebook", "python"]),
-    ("Print the length of the string '{v}'", "print(len('{v}'))\n",
+    ("Print the length of the string '{v}'", P + "text = '{v}'\n\nprint(len(text))\n",
      "How many characters are in '{v}'? Print it",
      ["semcache", "lancedb table", "ipykernel", "anthropic", "vector"]),
-    ("Print {v} squared", "value = {v}\nprint(value ** 2)\n", "Compute the square of {v}",
+    ("Print {v} squared", P + "value = {v}\n\nprint(value ** 2)\n", "Compute the square of {v}",
      [3, 12, 25, 99, 7]),
     ("Print the multiplication table of {v} up to 10",
-     "for i in range(1, 11):\n    print(f'{{i}} x {v} = {{i * {v}}}')\n",
+     P + "number, upto = {v}, 10\n\nfor i in range(1, upto + 1):\n"
+     "    print(f'{{i}} x {{number}} = {{i * number}}')\n",
      "Show the times table for {v}, from 1 to 10", [3, 7, 9, 12, 6]),
-    ("Print the digits of {v} summed", "print(sum(int(d) for d in str({v})))\n",
+    ("Print the digits of {v} summed",
+     P + "number = {v}\n\nprint(sum(int(d) for d in str(number)))\n",
      "What is the digit sum of {v}? Print it", [1234, 999, 2024, 31337, 505]),
     ("Print whether {v} is a prime number",
-     "n = {v}\nprint(n > 1 and all(n % d for d in range(2, int(n ** 0.5) + 1)))\n",
+     P + "n = {v}\n\nprint(n > 1 and all(n % d for d in range(2, int(n ** 0.5) + 1)))\n",
      "Is {v} prime? Print True or False", [7, 12, 97, 100, 13]),
-    ("Print {v} in hexadecimal", "print(hex({v}))\n", "Show {v} as a hex number",
-     [255, 4096, 10, 48879, 99]),
+    ("Print {v} in hexadecimal", P + "number = {v}\n\nprint(hex(number))\n",
+     "Show {v} as a hex number", [255, 4096, 10, 48879, 99]),
     ("Print the date {v} in ISO week format",
-     "from datetime import date\nprint(date.fromisoformat('{v}').isocalendar())\n",
+     P + "day = '{v}'\n\nfrom datetime import date\nprint(date.fromisoformat(day).isocalendar())\n",
      "Which ISO week is {v} in? Print the ISO calendar tuple",
      ["2024-07-04", "2025-01-01", "2023-12-31", "2026-11-21", "2024-02-29"]),
-    ("Print the average of the numbers 4, 8 and {v}", "print((4 + 8 + {v}) / 3)\n",
+    ("Print the average of the numbers 4, 8 and {v}",
+     P + "a, b, c = 4, 8, {v}\n\nprint((a + b + c) / 3)\n",
      "Compute the mean of 4, 8 and {v} and print it", [15, 30, 3, 60, 12]),
 ]
 

@@ -2,8 +2,10 @@
 
 For each family: save the seed snippet; look every query up. A query is
 *served* when the exact or slot tier answers without the model; a served
-program is *right* when running it prints the query's ``expect``. Recall@1 is
-whether the seed is the top candidate for a paraphrase.
+program is *right* when running it prints the query's ``expect``. Without a
+model in the loop, parameter changes of seeds that declare nothing are only
+*proposals* (counted, and checked, but not served). Recall@1 is whether the seed
+is the top candidate for a paraphrase.
 
     python tests/bench/eval_devset.py [TASKS.jsonl]
 
@@ -64,6 +66,10 @@ def main() -> int:
                     else:
                         row["served_wrong"] += 1
                         wrong.append(f"{kind}: {query['task']!r} ({match.tier})")
+                elif match.proposal is not None:
+                    # Not served: the model confirms or corrects it. Is the proposal right?
+                    row["proposals"] += 1
+                    row["proposals_right"] += run_python(match.proposal) == query["expect"]
         cache.close()
 
     print(f"development set: {path} ({len(families)} families, seeded in {seed_s:.1f} s)")
@@ -86,7 +92,9 @@ def main() -> int:
         >= 0.9 * rows["paraphrase"]["queries"],
     }
     print(f"param queries served by the slot tier: {rows['param']['tier_slot']} of "
-          f"{rows['param']['queries']}")
+          f"{rows['param']['queries']} (the seeds declare no parameters and no model is in "
+          f"the loop); proposed to the model: {rows['param']['proposals']}, of which "
+          f"{rows['param']['proposals_right']} would print the right answer")
     for name, ok in checks.items():
         print(f"{'PASS' if ok else 'FAIL'}  {name}")
     for line in wrong:
