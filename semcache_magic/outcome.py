@@ -9,6 +9,11 @@ Events (``Event.kind`` and ``Event.data``):
 
 ``stage``       ``{"stage", "state": "started"|"finished"|"failed", "seconds"}`` for
                 searching, adapting/generating, running, repairing, saving
+``wait``        ``{"stage", "detail"}``: the stage waits for something still loading, said
+                in words (``"loading the embedding model…"``, ``"opening the snippet
+                store…"``, ``"starting a kernel…"``, ``"loading the Claude SDK…"``); only
+                a first task after ``%load_ext`` normally sees one. The stage's
+                ``finished`` event ends the wait.
 ``match``       ``{"match": Match}``: the lookup's answer (tier, score, reference)
 ``model_text``  ``{"text": chunk}``: Claude's answer as it streams
 ``code``        ``{"code", "origin"}``: the program about to run (origin: exact, slot,
@@ -42,6 +47,7 @@ class EventKind(str, Enum):
     """What an :class:`Event` reports (compares equal to its string value)."""
 
     STAGE = "stage"
+    WAIT = "wait"
     MATCH = "match"
     MODEL_TEXT = "model_text"
     CODE = "code"

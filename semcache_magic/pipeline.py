@@ -85,11 +85,23 @@ class Pipeline:
             self._adapters[key] = ClaudeAdapter(config)
         return self._adapters[key]
 
-    def warm(self) -> None:
-        """Start the slow parts in the background: model load, kernel pool."""
-        if self.config.warm_embedder:
-            self.cache.embedder.warm()
+    def warm(self, *, between: Callable[[], object] | None = None) -> None:
+        """Load the slow parts, most needed first; blocks, so call it on a background thread.
+
+        First what every task needs: the kernel pool (its kernels start in their own
+        processes) and the store (the first open imports lancedb). Then the embedding
+        model, which semantic lookups and saves need (it loads in its own thread, or in
+        the user's embedding service). Then ``between`` is called -- the magic waits there
+        while a first task runs -- and the Claude SDK is imported (only when a key is set):
+        ~1-2 s of Python holding the GIL, which a first exact hit must not wait behind.
+        """
         self.runner().warm()
+        with contextlib.suppress(SemcacheError):  # the first real use reports it
+            self.cache.open()
+        self.cache.embedder.warm()
+        if between is not None:
+            between()
+        self.adapter().warm()
 
     def close(self) -> None:
         for adapter in self._adapters.values():
@@ -124,7 +136,8 @@ class Pipeline:
                     try:
                         outcome.match = self.cache.lookup(
                             analysis, namespace=request.namespace,
-                            threshold=request.threshold, top_k=request.top_k)
+                            threshold=request.threshold, top_k=request.top_k,
+                            on_wait=_waiting(emit, "searching"))
                     except StoreError as err:  # a broken cache must not cost the task
                         self._warn(outcome, emit, f"the cache is unavailable, so this "
                                    f"counts as a miss: {err.describe()}")
@@ -190,6 +203,8 @@ class Pipeline:
             stage = "adapting" if reference is not None else "generating"
             with _stage(emit, outcome, stage):
                 adapter, context = self.adapter(request.model), self._context(match)
+                if not adapter.ready:
+                    _waiting(emit, stage)("loading the Claude SDK…")
                 on_text = _text_relay(emit)
                 if reference is not None:
                     adaptation = adapter.adapt(match.analysis, reference, context=context,
@@ -237,6 +252,8 @@ class Pipeline:
             assert outcome.code is not None
             stage = "running" if outcome.repairs == 0 else f"running (repair {outcome.repairs})"
             with _stage(emit, outcome, stage, key="running"):
+                if not runner.pool_state().get("ready"):
+                    _waiting(emit, stage)("starting a kernel…")
                 result = runner.run(
                     outcome.code, timeout=request.timeout, inputs=request.inputs,
                     outputs=request.outputs, cwd=os.getcwd(),
@@ -362,6 +379,11 @@ class _stage:
         state = "finished" if exc[0] is None else "failed"
         self.emit(Event(EventKind.STAGE, {"stage": self.name, "state": state,
                                           "seconds": seconds}))
+
+
+def _waiting(emit: Emit, stage: str) -> Callable[[str], None]:
+    """Tells the faces what ``stage`` waits for (see the ``wait`` event)."""
+    return lambda detail: emit(Event(EventKind.WAIT, {"stage": stage, "detail": detail}))
 
 
 def _text_relay(emit: Emit) -> Callable[[str], None]:

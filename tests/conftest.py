@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 
 # Set before anything imports LanceDB or sentence-transformers.
 os.environ.setdefault("LANCEDB_LOG", "error")
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
+# ONNX exports of the embedding model go to one directory per machine, not the user's cache:
+# made once (~10 s), then shared by every test session and the processes tests start.
+os.environ.setdefault("SEMCACHE_ONNX_DIR", os.path.join(
+    tempfile.gettempdir(), f"semcache-tests-onnx-{os.getuid() if hasattr(os, 'getuid') else 0}"))
 
 import pytest
 

@@ -2,7 +2,8 @@
 
 :class:`SnippetCache` is the one object the pipeline and the faces use: it
 analyses and redacts tasks, embeds them (through :class:`Embedder`, only when a
-tier needs a vector), runs the tiered lookup (:func:`lookup`: exact, slot,
+tier needs a vector; onnxruntime on a cached ONNX export of the model, or
+sentence-transformers), runs the tiered lookup (:func:`lookup`: exact, slot,
 semantic, miss; ranked by :func:`blend_score`) and saves, curates and counts
 snippets in the store. :func:`run_stats` turns the run log into statistics.
 """

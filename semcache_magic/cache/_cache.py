@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +34,7 @@ from ..task import (
     redact,
     redact_text,
 )
-from ._embedder import Embedder, get_embedder
+from ._embedder import STATUS_LOADING, Embedder, get_embedder
 from ._lookup import lookup, rank_candidates
 from ._stats import run_stats
 
@@ -100,7 +100,11 @@ class SnippetCache:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            self._embedder = get_embedder(self.config.embedding_model)
+            config = self.config
+            self._embedder = get_embedder(
+                config.embedding_model, backend=config.embedding_backend,
+                onnx_dir=config.onnx_dir or None, threads=config.embedding_threads or None,
+                service=config.embedding_service, service_idle=config.embedding_service_idle)
         return self._embedder
 
     @property
@@ -112,6 +116,7 @@ class SnippetCache:
                 storage_options={str(k): str(v) for k, v in self.config.storage_options.items()},
                 optimize_every=self.config.optimize_every,
                 vector_index_min_rows=self.config.vector_index_min_rows,
+                vector_cache_rows=self.config.vector_cache_rows,
                 timeout=self.config.store_timeout,
             )
             # Rows keyed by an older task analysis (another exact key) are re-keyed once,
@@ -174,17 +179,25 @@ class SnippetCache:
         threshold: float | None = None,
         top_k: int | None = None,
         use_slots: bool | None = None,
+        on_wait: Callable[[str], None] | None = None,
     ) -> Match:
-        """Run the tiered lookup for ``task``."""
+        """Run the tiered lookup for ``task``.
+
+        ``on_wait`` is told, in words, what the lookup waits for when the store or the
+        embedding model is still loading (a first task right after ``%load_ext``).
+        """
         analysis = task if isinstance(task, TaskAnalysis) else self.analyse(
             task, input_schema=input_schema)
-        # Not embedded speculatively beside the exact probe: on two cores torch then
-        # slows the probe, and exact hits are the path that must stay fastest.
+        # Asked before touching self.store: opening it imports lancedb (and checks keys).
+        if on_wait is not None and (self._store is None or not self._store.connected):
+            on_wait("opening the snippet store…")
+        namespaces = self.namespaces(namespace)
+        self._embed_early(analysis, namespaces)
         return lookup(
             analysis,
             store=self.store,
-            namespaces=self.namespaces(namespace),
-            embed=self.embedder.embed_one,
+            namespaces=namespaces,
+            embed=self._embed_telling(on_wait),
             threshold=self.config.threshold if threshold is None else threshold,
             top_k=self.config.top_k if top_k is None else top_k,
             use_slots=self.config.use_slots if use_slots is None else use_slots,
@@ -192,6 +205,46 @@ class SnippetCache:
             quality_weight=self.config.quality_weight,
             trusted_namespaces=self.trusted_namespaces(),
         )
+
+    def _embed_early(self, analysis: TaskAnalysis, namespaces: Sequence[str]) -> None:
+        """Start embedding the task while the exact and slot tiers probe the store, when
+        the store had no snippet with its exact or template hash as the mirror last saw
+        it (the semantic tier will need the vector). Only in the embedding service, whose
+        process computes beside this one's probe; a wrong guess leaves it a few
+        milliseconds of work."""
+        prefetch = getattr(self.embedder, "prefetch", None)
+        if prefetch is None or not getattr(self.embedder, "loaded", False):
+            return
+        hashes = [analysis.task_hash(ns) for ns in namespaces] + [analysis.template_hash]
+        if self.store.mirror.may_match(hashes) is False:
+            prefetch(analysis.task)
+
+    def _embed_telling(self, on_wait: Callable[[str], None] | None) -> Callable[[str], Any]:
+        """``embed_one``, which first tells ``on_wait`` each loading step it waits for."""
+        embedder = self.embedder
+        if on_wait is None:
+            return embedder.embed_one
+        tell: Callable[[str], None] = on_wait
+
+        def embed(text: str) -> Any:
+            if embedder.loaded:
+                return embedder.embed_one(text)
+            said: list[str] = []
+
+            def relay(status: str) -> None:
+                if status.endswith("…") and status not in said:  # loading, exporting
+                    said.append(status)
+                    tell(status)
+
+            relay(embedder.status if embedder.status.endswith("…") else STATUS_LOADING)
+            with embedder.watching(relay):
+                return embedder.embed_one(text)
+
+        return embed
+
+    def open(self) -> None:
+        """Open the store now (the first open imports lancedb: seconds); warming calls it."""
+        self.store.count()
 
     def search(
         self, text: str, *, namespace: str | None = None, limit: int = 10,
@@ -453,7 +506,9 @@ class SnippetCache:
         return self.store.count(None if all_namespaces else self.namespaces(namespace))
 
     def maintain(self, *, build_vector_index: bool | None = None) -> dict[str, Any]:
-        return self._writable_store().maintain(build_vector_index=build_vector_index)
+        # An existing table needs no vector size, so no embedding model is loaded for it.
+        store = self.store if self.store.exists() else self._writable_store()
+        return store.maintain(build_vector_index=build_vector_index)
 
     def stats(self) -> dict[str, Any]:
         """Snippet counts per namespace and source (run statistics come from the run log)."""

@@ -216,22 +216,31 @@ def lookup(
 
     if embed is None:
         return Match(tier="miss", analysis=analysis)
-    vector = np.asarray(embed(analysis.task), dtype=np.float32)
+    embedded: list[np.ndarray] = []
+
+    def vector_of_task() -> np.ndarray:
+        # Called by the store once its full-text query is under way: they overlap.
+        embedded.append(np.asarray(embed(analysis.task), dtype=np.float32))
+        return embedded[0]
+
     k = max(1, top_k)
-    candidates = [
-        (snippet, similarity)
-        for snippet, similarity in store.hybrid_search(vector, analysis.task, namespaces, k)
-        if snippet.language == analysis.language
-    ]
+    # Outlines: ranking reads no code, so the store reads the rows of none of the
+    # candidates (from memory when it can); only the chosen one is read in full below.
+    nearest = store.hybrid_search(vector_of_task, analysis.task, namespaces, k, outlines=True)
+    vector = embedded[0] if embedded else vector_of_task()  # no table yet: a save needs it
+    candidates = [(snippet, similarity) for snippet, similarity in nearest
+                  if snippet.language == analysis.language]
     ranked = rank_candidates(
         analysis, candidates, text_weight=text_weight,
         quality_weight=quality_weight, now=now,
     )
-    if not ranked:
-        return Match(tier="miss", analysis=analysis, vector=vector)
-    best, score, parts = ranked[0]
-    tier: Tier = "semantic" if score >= threshold else "miss"
-    return Match(
-        tier=tier, analysis=analysis, score=score, score_parts=parts, snippet=best,
-        namespace=best.namespace, vector=vector,
-    )
+    for outline, score, parts in ranked:
+        best = outline if outline.code else next(iter(store.get_many([outline.id])), None)
+        if best is None:  # deleted since the search: the next one
+            continue
+        tier: Tier = "semantic" if score >= threshold else "miss"
+        return Match(
+            tier=tier, analysis=analysis, score=score, score_parts=parts, snippet=best,
+            namespace=best.namespace, vector=vector,
+        )
+    return Match(tier="miss", analysis=analysis, vector=vector)

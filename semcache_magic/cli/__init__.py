@@ -13,12 +13,14 @@ from a namespace you have not trusted and ``--trust`` was not given, 130 interru
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import importlib
 import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..config import SemCache
 from ..errors import ConfigurationError, ModelRequiredError, SemcacheError
@@ -152,6 +154,8 @@ class _Only:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; the exit code. Without ``argv`` (the ``semcache`` command itself)
+    the process ends here, see :func:`_leave`."""
     # LanceDB's Rust side logs warnings on stderr; keep the user's terminal clean.
     os.environ.setdefault("LANCEDB_LOG", "error")
     parser = build_parser()
@@ -174,7 +178,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if context is not None:
             context.close()
+    if argv is None:
+        _leave(code)
     return code
+
+
+def _leave(code: int) -> NoReturn:
+    """End the process now, after the exit handlers (they shut kernels down).
+
+    Python's own finalisation -- tearing down lancedb, pyarrow and pandas module by
+    module -- took 0.4-0.7 s of a ~2.5 s ``semcache list``; nothing in it matters to a
+    finished command, whose writes are committed and whose output is flushed here.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing to flush
+            stream.flush()
+    atexit._run_exitfuncs()
+    os._exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -106,6 +106,7 @@ def _jsonl(path: str) -> Iterator[tuple[int, dict[str, Any]]]:
 # -- handlers ----------------------------------------------------------------------------
 
 def cmd_add(args: argparse.Namespace, ctx: CliContext) -> int:
+    ctx.cache.embedder.warm()  # loads (or reaches) the model while lancedb is imported
     if args.jsonl:
         if args.task:
             raise ConfigurationError("--task cannot be combined with --jsonl")
@@ -147,6 +148,9 @@ def _lookup_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_lookup(args: argparse.Namespace, ctx: CliContext) -> int:
+    # A new wording needs the model: reach it (or start the embedding service) while
+    # lancedb is imported. An exact hit does not wait for it.
+    ctx.cache.embedder.warm()
     if args.jsonl:
         if args.task:
             raise ConfigurationError("give a task or --jsonl FILE, not both")
@@ -189,6 +193,7 @@ def cmd_lookup(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def cmd_search(args: argparse.Namespace, ctx: CliContext) -> int:
+    ctx.cache.embedder.warm()
     limit = check_count(args.limit, "--limit", low=1) or 10
     hits = ctx.cache.search(" ".join(args.text), limit=limit)
     if ctx.json:

@@ -23,6 +23,7 @@ child (chained ``from`` the original) with one line and a hint.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import os
@@ -45,6 +46,7 @@ from ..errors import (
     ModelRateLimitError,
     ModelServerError,
     ModelTimeoutError,
+    SemcacheError,
 )
 from . import _prompts as prompts
 from ._boundary import redacted_parts, sendable, too_long
@@ -137,6 +139,23 @@ class ClaudeAdapter:
         self._base_url = base_url
         self._client: Any = None
         self._lock = threading.Lock()
+
+    @property
+    def ready(self) -> bool:
+        """Whether the SDK client exists (the first one imports the SDK: ~1-2 s)."""
+        return self._client is not None
+
+    def warm(self) -> None:
+        """Create the SDK client now, so the first model call does not import the SDK.
+
+        Only when a key or token is set: without one a call fails before any import, and
+        a kernel that never calls the model should not carry the SDK. Errors wait for the
+        first call, which reports them.
+        """
+        if self._api_key or os.environ.get("ANTHROPIC_API_KEY") or os.environ.get(
+                "ANTHROPIC_AUTH_TOKEN") or (self.config.provider or "anthropic") != "anthropic":
+            with contextlib.suppress(SemcacheError):
+                self._get_client()
 
     @property
     def endpoint(self) -> str:

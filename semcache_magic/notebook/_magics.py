@@ -12,6 +12,7 @@ their arguments and render; the work is done by :class:`~semcache_magic.pipeline
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 from dataclasses import replace
@@ -42,6 +43,8 @@ class SemcacheMagics(Magics):
         self.settings = config
         self._pipeline: Any = None
         self._lock = threading.Lock()
+        self._idle = threading.Event()  # set while no %%cached_task runs
+        self._idle.set()
         self.last_view: Any = None  # the widget or text view of the latest run
         #: Changes a widget button asked for, applied when that cell runs again (by cell).
         self._armed: dict[str, dict[str, Any]] = {}
@@ -62,17 +65,13 @@ class SemcacheMagics(Magics):
             return self._pipeline
 
     def warm(self) -> None:
-        """Load the model, open the store, start the kernel pool: in the background."""
+        """Start the kernel pool, open the store, load the model: in the background."""
         def work() -> None:
             from ..task import warm_redaction
 
             warm_redaction()  # detect-secrets loads in ~110 ms: not in the first task's time
-            try:
-                pipeline = self.pipeline
-                pipeline.warm()
-                pipeline.cache.count()
-            except SemcacheError:
-                pass  # the first real use reports it, with its hint
+            with contextlib.suppress(SemcacheError):  # the first real use reports it
+                self.pipeline.warm(between=self._idle.wait)
 
         threading.Thread(target=work, name="semcache-warm", daemon=True).start()
 
@@ -176,10 +175,13 @@ class SemcacheMagics(Magics):
             elif view is not None:
                 view(event)
 
+        self._idle.clear()
         try:
             outcome = self.pipeline.run(request, on_event=on_event)
         except (TaskError, ConfigurationError) as err:
             raise UsageError(err.describe()) from None
+        finally:
+            self._idle.set()
         if view is not None:
             view.finish(outcome)
         if outcome.status == "cancelled":

@@ -218,6 +218,10 @@ class Database:
             self._db = None
             self._lock = None
 
+    @property
+    def connected(self) -> bool:
+        return self._db is not None
+
     def connect(self) -> Any:
         if self._db is not None:
             return self._db

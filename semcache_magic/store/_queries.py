@@ -10,8 +10,10 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,15 +21,15 @@ from ..snippet import Snippet
 from ._db import in_list, quote
 from ._records import SNIPPET_COLUMNS, dedupe, dedupe_scored, from_row
 
-__all__ = ["SORTS", "by_ids", "by_prefix", "facets", "listing", "matching", "namespaces",
-           "nearest", "run_rows"]
+if TYPE_CHECKING:
+    from ._mirror import TableMirror
 
-#: Listing orders: newest first, most used first, best voted first.
-SORTS: dict[str, Callable[[Snippet], Any]] = {
-    "recent": lambda s: -(s.updated_at or s.created_at),
-    "uses": lambda s: (-s.use_count, -(s.updated_at or 0)),
-    "votes": lambda s: (-(s.votes_up - s.votes_down), -(s.updated_at or 0)),
-}
+__all__ = ["SORTS", "by_ids", "by_prefix", "facets", "listing", "matching", "nearest",
+           "rows_of", "run_rows"]
+
+#: Listing orders: newest first (by last update), most used first, best voted first (ties:
+#: the newer first). The mirror ranks by them (see ``TableMirror.ranked_ids``).
+SORTS = ("recent", "uses", "votes")
 
 
 def matching(table: Any, where: str | None, limit: int | None) -> list[Snippet]:
@@ -50,30 +52,63 @@ def by_prefix(table: Any, prefix: str, limit: int) -> list[Snippet]:
     return matching(table, f"starts_with(id, {quote(prefix)})", limit)
 
 
-def nearest(table: Any, query: np.ndarray, text: str, where: str, limit: int,
-            dim: int) -> list[tuple[Snippet, float]]:
-    """Nearest snippets by vector *or* full text, each with its cosine similarity.
+def nearest(table: Any, query: np.ndarray | Callable[[], np.ndarray], text: str, where: str,
+            limit: int, *, namespaces: Sequence[str] = (), mirror: TableMirror | None = None,
+            outlines: bool = False) -> list[tuple[Snippet, float]]:
+    """Nearest snippets by vector *or* full text, each with its cosine similarity, best
+    first.
 
-    Two phases, because reading whole rows is what costs at 100k rows: the ANN
-    and BM25 queries fetch only ids, then one query reads the few candidate rows.
-    Similarity is recomputed exactly from the stored vectors (the ANN index is
-    quantised).
+    ``query`` is the task's unit vector, or a function computing it (the embedding):
+    then the full-text query runs on a background thread meanwhile (LanceDB releases the
+    GIL). When ``mirror`` holds the vectors of ``namespaces``, the vector candidates and
+    every similarity come from memory (exact); with ``outlines`` the snippets are then
+    the mirror's outlines (no code: the caller reads the full row of the one it chooses)
+    and no row is read here. Otherwise
+    the candidate ids come from LanceDB's vector index and one read fetches their rows,
+    similarity computed from the stored vectors (the index is quantised).
     """
-    # One after the other: LanceDB's sync API runs both on one background loop,
-    # and measured concurrency here saved nothing.
-    ids = _vector_ids(table, query, where, 2 * limit)
-    ids += [i for i in _text_ids(table, text, where, limit) if i not in ids]
-    if not ids:
-        return []
-    found = table.search().where(f"id IN {in_list(ids)}").select(
-        [*SNIPPET_COLUMNS, "vector"]).limit(4 * len(ids)).to_arrow()
-    # Vectors as one numpy block: converting 384 floats a row to Python lists costs ms.
-    vectors = found.column("vector").combine_chunks().values.to_numpy(
-        zero_copy_only=False).reshape(-1, dim)
-    similarities = vectors @ query
-    rows = found.drop_columns(["vector"]).to_pylist()
-    return dedupe_scored([(from_row(r), float(sim))
-                          for r, sim in zip(rows, similarities, strict=True)])
+    words = " ".join(re.findall(r"\w+", text))[:1000]
+    text_job = _background().submit(_text_ids, table, words, where, limit) if (
+        words and callable(query)) else None
+    vector = query() if callable(query) else query
+
+    def text_ids() -> list[str]:
+        if text_job is not None:
+            return text_job.result()
+        return _text_ids(table, words, where, limit) if words else []
+
+    ids = mirror.nearest_ids(table, vector, namespaces, 2 * limit) if (
+        mirror is not None) else None
+    scored: list[tuple[Snippet, float]] = []
+    if mirror is not None and ids is not None and outlines:
+        scored, ids = mirror.outlines([*ids, *text_ids()], vector, namespaces)
+    else:
+        ids = ids if ids is not None else _vector_ids(table, vector, where, 2 * limit)
+        ids += [i for i in text_ids() if i not in ids]
+    if ids:  # no outline for these: read their rows
+        found = rows_of(table, ids, [*SNIPPET_COLUMNS, "vector"], mirror)
+        # Vectors as one numpy block: converting 384 floats a row to Python lists costs ms.
+        dim = found.schema.field("vector").type.list_size
+        stored = found.column("vector").combine_chunks().values.to_numpy(
+            zero_copy_only=False).reshape(-1, dim)
+        rows = found.drop_columns(["vector"]).to_pylist()
+        scored += [(from_row(r), float(sim)) for r, sim in zip(rows, stored @ vector,
+                                                                strict=True)]
+    return dedupe_scored(scored)
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _background() -> ThreadPoolExecutor:
+    """Threads for reads that run while the caller does something else (a full-text
+    query while the task is embedded; LanceDB releases the GIL while it reads)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="semcache-store")
+        return _pool
 
 
 def _vector_ids(table: Any, vector: np.ndarray, where: str, limit: int) -> list[str]:
@@ -89,10 +124,7 @@ def _vector_ids(table: Any, vector: np.ndarray, where: str, limit: int) -> list[
     return list(dict.fromkeys(rows.column("id").to_pylist()))
 
 
-def _text_ids(table: Any, text: str, where: str, limit: int) -> list[str]:
-    words = " ".join(re.findall(r"\w+", text))[:1000]
-    if not words:
-        return []
+def _text_ids(table: Any, words: str, where: str, limit: int) -> list[str]:
     rows = (
         table.search(words, query_type="fts", fts_columns="task")
         .where(where, prefilter=True)
@@ -103,24 +135,35 @@ def _text_ids(table: Any, text: str, where: str, limit: int) -> list[str]:
     return list(dict.fromkeys(rows.column("id").to_pylist()))
 
 
-def listing(table: Any, where: str | None, *, limit: int, offset: int,
-            sort: str) -> list[Snippet]:
-    """Snippets in the order ``sort`` names (a key of :data:`SORTS`)."""
-    query = table.search()
-    if where:
-        query = query.where(where)
-    # Sorting happens here: LanceDB has no ORDER BY on plain scans.
-    rows = query.select(SNIPPET_COLUMNS).limit(max(0, offset + limit) * 4 + 100
-                                               if sort != "recent" else None).to_list()
-    snippets = dedupe([from_row(r) for r in rows])
-    snippets.sort(key=SORTS[sort])
-    return snippets[offset: offset + limit]
+def listing(table: Any, mirror: TableMirror, namespaces: Sequence[str] | None, *,
+            limit: int, offset: int, sort: str) -> list[Snippet]:
+    """Snippets in the order ``sort`` names (a key of :data:`SORTS`): the mirror ranks
+    the ids in memory, then one query reads just those rows."""
+    ids = mirror.ranked_ids(table, namespaces, sort, offset, limit)
+    if not ids:
+        return []
+    rows = rows_of(table, ids, SNIPPET_COLUMNS, mirror).to_pylist()
+    found = {s.id: s for s in dedupe([from_row(r) for r in rows])}
+    return [found[i] for i in ids if i in found]
 
 
-def namespaces(table: Any) -> list[str]:
-    """The namespaces that hold snippets (reads the namespace column only)."""
-    column = table.search().select(["namespace"]).limit(None).to_arrow()["namespace"]
-    return sorted({str(ns) for ns in column.unique().to_pylist() if ns})
+def rows_of(table: Any, ids: Sequence[str], columns: list[str],
+            mirror: TableMirror | None) -> Any:
+    """The rows of ``ids`` (not empty) as an Arrow table (``columns`` must include ``id``):
+    by the row ids the mirror remembers, then by id for the rows that moved since."""
+    import pyarrow as pa
+
+    parts, got = [], set()
+    known = mirror.row_ids(ids) if mirror is not None else {}
+    if known:
+        taken = table.take_row_ids(list(known.values())).select(columns).to_arrow()
+        parts.append(taken)
+        got = set(taken.column("id").to_pylist())
+    rest = [i for i in ids if i not in got]
+    if rest:  # a duplicate id can have several rows: room for them
+        parts.append(table.search().where(f"id IN {in_list(rest)}").select(columns).limit(
+            4 * len(rest)).to_arrow())
+    return parts[0] if len(parts) == 1 else pa.concat_tables(parts)
 
 
 def facets(table: Any) -> list[dict[str, Any]]:

@@ -24,6 +24,7 @@ rows are searchable at once. :meth:`SnippetStore.maintain` folds them in every
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime as dt
 import json
 import re
@@ -34,12 +35,17 @@ from typing import Any
 
 import numpy as np
 
+from .._lru import LeastRecent
 from ..errors import ConfigurationError, SnippetNotFoundError, StoreError, StoreSchemaError
 from ..snippet import RunRecord, Snippet
 from . import _queries as queries
 from ._db import Database, check_id, in_list, is_local_uri, quote, reopening, reopening_unbounded
+from ._mirror import TableMirror
 from ._records import (
     ADDED_COLUMNS,
+    SNIPPET_COLUMNS,
+    dedupe,
+    from_row,
     key_columns,
     run_row,
     run_schema,
@@ -67,6 +73,7 @@ class SnippetStore:
         storage_options: dict[str, str] | None = None,
         optimize_every: int = 200,
         vector_index_min_rows: int = 50_000,
+        vector_cache_rows: int = 200_000,
         timeout: float | None = None,
     ) -> None:
         self.db = Database(uri, storage_options=storage_options, timeout=timeout)
@@ -79,6 +86,15 @@ class SnippetStore:
         self.vector_index_min_rows = vector_index_min_rows
         self._writes_since_optimize = 0
         self.table_dim: int | None = None
+        #: The snippets' catalog and the searched namespaces' vectors in memory, for
+        #: listings, namespaces and semantic lookups (see _mirror).
+        self.mirror = TableMirror(vector_cache_rows)
+        self._recent: LeastRecent[tuple[int, Snippet]] = LeastRecent(256)
+
+    @property
+    def connected(self) -> bool:
+        """Whether the database is open (the first open imports lancedb: seconds)."""
+        return self.db.connected
 
     # -- tables ----------------------------------------------------------------
 
@@ -380,6 +396,11 @@ class SnippetStore:
         return queries.by_ids(table, [check_id(i) for i in ids])
 
     @reopening
+    def exists(self) -> bool:
+        """Whether the snippets table exists (nothing has been saved when it does not)."""
+        return self._table(self.SNIPPETS, create=False) is not None
+
+    @reopening
     def get(self, snippet_id: str) -> Snippet:
         table = self._table(self.SNIPPETS, create=False)
         if table is None:
@@ -389,12 +410,29 @@ class SnippetStore:
 
     @reopening
     def get_many(self, ids: Sequence[str]) -> list[Snippet]:
-        """The stored snippets among ``ids`` in one query (unknown ids are left out)."""
+        """The stored snippets among ``ids`` in one read (unknown ids are left out).
+
+        Snippets read lately are kept (the last 256) with the row id they were read at;
+        while the table still holds them at that row id -- unchanged, as the mirror
+        checks against the table's version -- they are not read again.
+        """
         table = self._table(self.SNIPPETS, create=False)
         if table is None or not ids:
             return []
+        ids = [check_id(i) for i in ids]
         with self.db.translate("read snippets"):
-            return self._get_rows(table, ids)
+            now = self.mirror.current_row_ids(table, ids)
+            kept = {i: self._recent.get(i) for i in ids}
+            found = {i: copy.deepcopy(entry[1]) for i, entry in kept.items()
+                     if entry is not None and i in now and entry[0] == now[i]}
+            missing = [i for i in ids if i not in found]
+            if missing:
+                rows = queries.rows_of(table, missing, SNIPPET_COLUMNS, self.mirror)
+                for snippet in dedupe([from_row(r) for r in rows.to_pylist()]):
+                    found[snippet.id] = snippet
+                    if snippet.id in now:
+                        self._recent.put(snippet.id, (now[snippet.id], copy.deepcopy(snippet)))
+        return [found[i] for i in dict.fromkeys(ids) if i in found]
 
     @reopening
     def find_id_prefix(self, prefix: str, limit: int = 5) -> list[Snippet]:
@@ -440,31 +478,44 @@ class SnippetStore:
             return []
         where = f"({' OR '.join(wanted)}) AND namespace IN {in_list(namespaces)}"
         with self.db.translate("look up the task"):
+            hashes = [v for values in columns.values() for v in values]
+            if self.mirror.surely_absent(table, hashes):  # a new task: no query needed
+                return []
             return queries.matching(table, where, limit)
 
     @reopening
     def hybrid_search(
-        self, vector: np.ndarray, text: str, namespaces: Sequence[str], k: int
+        self, vector: np.ndarray | Callable[[], np.ndarray], text: str,
+        namespaces: Sequence[str], k: int, *, outlines: bool = False,
     ) -> list[tuple[Snippet, float]]:
         """Nearest snippets by vector *or* full text, each with its cosine similarity.
 
-        Two phases, because reading whole rows is what costs at 100k rows: the ANN
-        and BM25 queries fetch only ids, then one query reads the few candidate rows.
-        Similarity is recomputed exactly from the stored vectors (the ANN index is
-        quantised).
+        ``vector`` may be a function computing it (the embedding): the full-text query
+        then runs meanwhile. Vector candidates are exact, from the in-memory vectors of
+        the searched namespaces (see :mod:`._mirror`) unless they hold more than
+        ``vector_cache_rows`` snippets; similarity is the exact cosine of the stored
+        vectors either way. With ``outlines``, snippets may come as outlines: the fields
+        ranking reads, with an empty ``code`` and ``task``; :meth:`get_many` reads the
+        whole of the one chosen.
         """
         table = self._table(self.SNIPPETS, create=False)
         if table is None:
             return []
-        query = np.asarray(vector, dtype=np.float32)
-        if len(query) != self.table_dim:
-            raise StoreSchemaError(
-                f"the store {self.uri!r} holds {self.table_dim}-d vectors but the embedder "
-                f"makes {len(query)}-d ones"
-            )
+
+        def query() -> np.ndarray:
+            given = np.asarray(vector() if callable(vector) else vector, dtype=np.float32)
+            if len(given) != self.table_dim:
+                raise StoreSchemaError(
+                    f"the store {self.uri!r} holds {self.table_dim}-d vectors but the "
+                    f"embedder makes {len(given)}-d ones")
+            return given
+
         with self.db.translate("search the store"):
-            return queries.nearest(table, query, text, f"namespace IN {in_list(namespaces)}",
-                                   max(1, k), int(self.table_dim or len(query)))
+            return queries.nearest(
+                table, query if callable(vector) else query(), text,
+                f"namespace IN {in_list(namespaces)}", max(1, k), namespaces=namespaces,
+                mirror=self.mirror, outlines=outlines)
+
 
     @reopening
     def list_snippets(
@@ -481,9 +532,9 @@ class SnippetStore:
             return []
         if sort not in queries.SORTS:
             raise ConfigurationError(f"unknown sort {sort!r}", hint="use recent, uses or votes")
-        where = f"namespace IN {in_list(namespaces)}" if namespaces else None
         with self.db.translate("list snippets"):
-            return queries.listing(table, where, limit=limit, offset=offset, sort=sort)
+            return queries.listing(table, self.mirror, namespaces or None, limit=limit,
+                                   offset=offset, sort=sort)
 
     @reopening
     def namespaces(self) -> list[str]:
@@ -492,7 +543,7 @@ class SnippetStore:
         if table is None:
             return []
         with self.db.translate("list namespaces"):
-            return queries.namespaces(table)
+            return self.mirror.namespaces(table)
 
     @reopening
     def version(self) -> int:
@@ -536,3 +587,4 @@ class SnippetStore:
 
     def close(self) -> None:
         self.db.close()
+        self.mirror = TableMirror(self.mirror.vector_rows)  # frees its memory

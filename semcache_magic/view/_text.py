@@ -131,6 +131,8 @@ class TextView:
         data = event.data
         if event.kind == "match":
             self._say(describe_match(data["match"], model_allowed=self.model_allowed))
+        elif event.kind == "wait":
+            self._say(f"{data['stage']}: {data['detail']}")
         elif event.kind == "stage" and data["state"] == "started" and data["stage"] in (
                 "adapting", "generating", "repairing"):
             after = f" (after {self._failure})" if data["stage"] == "repairing" and (

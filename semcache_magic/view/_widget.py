@@ -156,6 +156,9 @@ class TaskWidget:
         data = event.data
         if event.kind == "stage":
             self._on_stage(data)
+        elif event.kind == "wait":  # shown until the stage finishes
+            self.stages[data["stage"].split(" (")[0]] = f"… {data['detail']}"
+            self.stage_line.value = self._stage_html()
         elif event.kind == "match":
             self._show_match(data["match"])
         elif event.kind == "model_text" and self.calls:
