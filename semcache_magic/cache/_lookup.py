@@ -130,6 +130,10 @@ def rank_candidates(
     return ranked
 
 
+#: How many same-template snippets the slot tier tries at most (a substitution each).
+_SLOT_TRIES = 16
+
+
 def lookup(
     analysis: TaskAnalysis,
     *,
@@ -193,7 +197,16 @@ def lookup(
     same_template = fit([s for s in found if s.template_hash == analysis.template_hash]) if (
         wants_slots) else []
     proposal: Match | None = None
+    # A crowded template (hundreds of rows) must not cost a substitution each: once a
+    # proposal is in hand, only snippets with evidence (declared or confirmed values)
+    # could still serve, and only the first few of them are tried.
+    tried = 0
     for snippet in same_template:
+        if proposal is not None and not (snippet.params or snippet.evidence.get("confirmed")):
+            continue
+        tried += 1
+        if tried > _SLOT_TRIES:
+            break
         decision = decide_slot(snippet, analysis)
         if decision.substitution is None:
             continue
