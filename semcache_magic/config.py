@@ -17,18 +17,22 @@ command-line flag or magic option > environment > config file > default.
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
-import re
-import sys
-from pathlib import Path
 from typing import Any
 
 from traitlets import Bool, Dict, Float, Int, List, Unicode, validate
 from traitlets.config import Configurable
 
 from .errors import ConfigurationError
+from .namespaces import (
+    default_store_uri,
+    personal_namespace,
+    resolve_namespace,
+    search_namespaces,
+    trusted_namespaces,
+    validate_namespace,
+)
 from .options import check_count, check_score, check_seconds
 
 __all__ = [
@@ -56,7 +60,6 @@ DEFAULT_PRICES: dict[str, dict[str, float]] = {
 #: What may run the embedding model (see ``SemCache.embedding_backend``).
 EMBEDDING_BACKENDS = ("auto", "onnx", "sentence-transformers")
 
-_NAMESPACE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}$")
 
 # Numeric settings, checked by the same rules as the faces' flags (options.py): finite,
 # and in range. Seconds may be 0 only where 0 means "never".
@@ -72,93 +75,6 @@ _COUNTS: dict[str, tuple[int, int]] = {
     "embedding_threads": (0, 256), "vector_cache_rows": (0, 10**9),
 }
 _MIN_MEMORY = 64 * 2**20
-
-
-def default_store_uri() -> str:
-    """Where the store lives when nothing is configured.
-
-    ``$SEMCACHE_HOME`` if set, else the per-user data directory
-    (``$XDG_DATA_HOME/semcache`` or ``~/.local/share/semcache`` on Linux,
-    ``~/Library/Application Support/semcache`` on macOS, ``%LOCALAPPDATA%\\semcache``
-    on Windows).
-    """
-    home = os.environ.get("SEMCACHE_HOME")
-    if home:
-        return home
-    if sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    elif os.name == "nt":
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-    else:
-        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return str(base / "semcache")
-
-
-def personal_namespace() -> str:
-    """The namespace a user's own snippets go to: ``user:<login>``."""
-    try:
-        login = getpass.getuser()
-    except Exception:  # no login name in some containers
-        login = "anonymous"
-    login = re.sub(r"[^A-Za-z0-9_.@-]", "_", login)[:58] or "anonymous"
-    return f"user:{login}"
-
-
-def validate_namespace(name: str) -> str:
-    """Return ``name`` if it is a valid namespace, else raise ConfigurationError."""
-    if not isinstance(name, str) or not _NAMESPACE_RE.match(name):
-        raise ConfigurationError(
-            f"invalid namespace {name!r}",
-            hint="use 1-64 characters: letters, digits and _ . : @ - (e.g. team, project:sales)",
-        )
-    return name
-
-
-def resolve_namespace(name: str | None = None, config: SemCache | None = None) -> str:
-    """The one namespace a snippet is *saved* to.
-
-    Store and lookup both call this (and :func:`search_namespaces`), so a
-    snippet saved without naming a namespace is found by a lookup that names
-    none either. ``""``, ``None`` and ``"personal"`` mean the user's personal
-    namespace.
-    """
-    if not name and config is not None:
-        name = config.namespace
-    if not name or name == "personal":
-        return personal_namespace()
-    return validate_namespace(name)
-
-
-def trusted_namespaces(config: SemCache | None = None) -> list[str]:
-    """Namespaces whose code runs without a confirmation: the user's personal namespace,
-    plus ``trusted_namespaces`` (each resolved like :func:`resolve_namespace`). A shared
-    namespace is not trusted because code is saved there: others save there too."""
-    trusted = [personal_namespace()]
-    for entry in (config.trusted_namespaces if config is not None else []):
-        resolved = resolve_namespace(entry, None)
-        if resolved not in trusted:
-            trusted.append(resolved)
-    return trusted
-
-
-def search_namespaces(name: str | None = None, config: SemCache | None = None) -> list[str]:
-    """The ordered namespaces a *lookup* searches.
-
-    An explicit ``name`` searches that namespace only. Otherwise the configured
-    ``search_namespaces`` list (each resolved like :func:`resolve_namespace`),
-    or, when that list is empty, the save namespace alone.
-    """
-    if name:
-        return [resolve_namespace(name, config)]
-    listed = list(config.search_namespaces) if config is not None else []
-    if not listed:
-        return [resolve_namespace(None, config)]
-    seen: list[str] = []
-    for entry in listed:
-        resolved = resolve_namespace(entry, None)
-        if resolved not in seen:
-            seen.append(resolved)
-    return seen
 
 
 class SemCache(Configurable):

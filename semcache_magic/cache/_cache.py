@@ -8,22 +8,19 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..config import SemCache, resolve_namespace, search_namespaces, trusted_namespaces
 from ..errors import (
-    AmbiguousIdError,
     ConfigurationError,
-    SnippetNotFoundError,
     StoreError,
     TaskError,
 )
-from ..snippet import SOURCES, Match, RunRecord, SaveOptions, Snippet
+from ..snippet import SOURCES, Match, SaveOptions, Snippet
 from ..store import SnippetStore, check_id
 from ..task import (
     TaskAnalysis,
@@ -34,54 +31,22 @@ from ..task import (
     redact,
     redact_text,
 )
+from ._curation import SnippetCuration
 from ._embedder import STATUS_LOADING, Embedder, get_embedder
 from ._lookup import lookup, rank_candidates
-from ._stats import run_stats
+from ._results import SavedSnippet, ScoredSnippet, code_hash
 
 if TYPE_CHECKING:
-    from ..outcome import TaskOutcome
+    pass
 
 __all__ = ["SavedSnippet", "ScoredSnippet", "SnippetCache", "code_hash"]
-
-
-@dataclass
-class SavedSnippet:
-    """What :meth:`SnippetCache.save` (or :meth:`SnippetCache.edit`) did.
-
-    ``replaced`` is the id of the snippet an edit replaced (empty otherwise).
-    """
-
-    snippet: Snippet
-    created: bool
-    redacted: list[str]
-    replaced: str = ""
-
-
-@dataclass
-class ScoredSnippet:
-    """A search hit."""
-
-    snippet: Snippet
-    score: float
-    parts: dict[str, float]
-
-
-#: Ids sharing a typed prefix that are read to tell them apart (4 hex characters already
-#: single out one snippet in 65,536; more are listed only to say the prefix is ambiguous).
-_PREFIX_CANDIDATES = 50
-
-
-def code_hash(code: str) -> str:
-    """Hash of the code with trailing white space ignored."""
-    canonical = "\n".join(line.rstrip() for line in code.strip().splitlines())
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
 
 
 def _snippet_id(namespace: str, task_hash: str, code_digest: str) -> str:
     return hashlib.sha256(f"{namespace}\0{task_hash}\0{code_digest}".encode()).hexdigest()[:16]
 
 
-class SnippetCache:
+class SnippetCache(SnippetCuration):
     """Save, find and curate snippets under one configuration."""
 
     def __init__(
@@ -371,158 +336,3 @@ class SnippetCache:
             return []
         vectors = self.embedder.embed([s.task for s in snippets])
         return self._writable_store().add_many(list(zip(snippets, vectors, strict=True)))
-
-    def resolve_id(self, snippet_id: str, *, namespace: str | None = None) -> str:
-        """The full id of a snippet given by its id or a unique prefix (4+ characters).
-
-        Only snippets in the namespaces a lookup searches (or in ``namespace``, when given)
-        are found: curating another namespace's snippet (a vote, a tag, a delete) needs
-        that namespace named explicitly. A prefix that fits several lists them.
-        """
-        check_id(snippet_id)
-        scope = self.namespaces(namespace)
-        store = self.store
-        try:
-            candidates = [store.get(snippet_id)]
-        except SnippetNotFoundError:
-            if len(snippet_id) < 4:
-                raise
-            candidates = store.find_id_prefix(snippet_id, limit=_PREFIX_CANDIDATES)
-        inside = [s for s in candidates if s.namespace in scope]
-        if len(inside) == 1:
-            return inside[0].id
-        if inside:
-            raise AmbiguousIdError.for_prefix(snippet_id, inside)
-        if candidates:
-            raise SnippetNotFoundError.outside(snippet_id, candidates[0].namespace, scope)
-        raise SnippetNotFoundError.for_id(snippet_id)
-
-    def get(self, snippet_id: str, *, namespace: str | None = None) -> Snippet:
-        return self.store.get(self.resolve_id(snippet_id, namespace=namespace))
-
-    def delete(self, snippet_id: str, *, namespace: str | None = None) -> Snippet:
-        return self.store.delete(self.resolve_id(snippet_id, namespace=namespace))
-
-    def delete_many(self, ids: Sequence[str]) -> int:
-        """Delete these snippets (full ids); returns how many rows went."""
-        return self.store.delete_many(ids)
-
-    def imported(self, namespace: str | None = None) -> list[Snippet]:
-        """The snippets imported from notebooks into the save namespace."""
-        return self.store.imported([resolve_namespace(namespace, self.config)])
-
-    def vote(self, snippet_id: str, up: bool, *, namespace: str | None = None) -> Snippet:
-        return self.store.vote(self.resolve_id(snippet_id, namespace=namespace), up)
-
-    def set_tags(self, snippet_id: str, tags: Sequence[str], *,
-                 namespace: str | None = None) -> Snippet:
-        return self.store.set_tags(self.resolve_id(snippet_id, namespace=namespace), tags)
-
-    def edit(self, snippet_id: str, *, task: str | None = None, code: str | None = None,
-             tags: Sequence[str] | None = None, namespace: str | None = None) -> SavedSnippet:
-        """Change a snippet's task, code or tags (``None`` keeps what it has).
-
-        New task or code make a new version: saved like any snippet (redacted, source
-        ``manual``, same namespace, parent = the old id) and the old one deleted, so no
-        lookup serves the replaced code again. Run counts and votes start afresh: they
-        were earned by the old code. Tags alone change in place.
-        """
-        old = self.get(snippet_id)
-        new_task = old.task if task is None else task
-        new_code = old.code if code is None else code
-        new_tags = list(old.tags if tags is None else tags)
-        if new_task.strip() == old.task.strip() and code_hash(new_code) == old.code_hash:
-            same = sorted({t.strip() for t in new_tags if t.strip()}) == old.tags
-            snippet = old if same else self.set_tags(old.id, new_tags, namespace=old.namespace)
-            return SavedSnippet(snippet, False, [])
-        saved = self.save(new_task, new_code, SaveOptions(
-            source="manual", namespace=old.namespace, input_schema=old.input_schema,
-            parent_id=old.id, kernel=old.kernel, tags=tuple(new_tags), language=old.language))
-        if saved.snippet.id == old.id:  # only white space changed: the same snippet
-            return saved
-        self.store.delete(old.id)  # after the save: a failure never loses both
-        return replace(saved, replaced=old.id)
-
-    def version(self) -> int:
-        """Changes with every write to the snippets (saves, edits, votes, tags, deletes)."""
-        return self.store.version()
-
-    def record_use(self, snippet_id: str, *, success: bool | None) -> None:
-        self.store.record_use(snippet_id, success=success)
-
-    def record_evidence(self, snippet_id: str, *, confirmed: Sequence[str] = (),
-                        refuted: Sequence[str] = ()) -> Snippet:
-        """Remember what the model (or a failed run) said about a snippet's substitutions:
-        ``confirmed`` evidence keys (``Match.pending``: ``"<literal>/<value class>"``,
-        ``shape/...``, ``order/...``), ``refuted`` literal indices or change keys; a
-        refutation outweighs any confirmation."""
-        return self.store.add_evidence(snippet_id, confirmed=confirmed, refuted=refuted)
-
-    def list_snippets(
-        self, *, namespace: str | None = None, all_namespaces: bool = False, limit: int = 50,
-        offset: int = 0, sort: str = "recent",
-    ) -> list[Snippet]:
-        namespaces = None if all_namespaces else self.namespaces(namespace)
-        return self.store.list_snippets(namespaces, limit=limit, offset=offset, sort=sort)
-
-    def log_run(self, outcome: TaskOutcome, *, avoided_cost: float = 0.0) -> RunRecord:
-        """Append a finished task to the run log (task and error text redacted first)."""
-        match = outcome.match
-        totals = outcome.usage_totals()
-        snippet = match.snippet if match is not None and match.tier != "miss" else None
-        record = RunRecord(
-            run_id=outcome.run_id, task=redact_text(outcome.request.task), at=time.time(),
-            namespace=match.namespace if match is not None else "",
-            tier="refresh" if outcome.request.refresh else outcome.tier,
-            score=match.score if match is not None else 0.0,
-            snippet_id=snippet.id if snippet is not None and match is not None
-            and match.served else "",
-            reference_id=match.reference.id if match is not None and match.reference else "",
-            saved_id=outcome.saved.id if outcome.saved else "",
-            model=",".join(sorted({a.model for a in outcome.adaptations})),
-            model_calls=outcome.model_calls,
-            input_tokens=int(totals["input_tokens"]), output_tokens=int(totals["output_tokens"]),
-            cache_read_tokens=int(totals["cache_read_tokens"]),
-            cache_write_tokens=int(totals["cache_write_tokens"]),
-            cost_usd=totals["cost_usd"], saved_cost_usd=avoided_cost,
-            timings=dict(outcome.timings), total_s=outcome.timings.get("total", 0.0),
-            outcome=str(outcome.status.value),
-            error=redact_text(outcome.error.describe()) if outcome.error else "",
-            repairs=outcome.repairs, face=outcome.request.face,
-        )
-        self.store.append_run(record)
-        return record
-
-    def run_stats(self, since: float | None = None) -> dict[str, Any]:
-        """Hit rates, model calls avoided, cost and latency from the run log."""
-        return run_stats(self.store.runs(since))
-
-    def stored_namespaces(self) -> list[str]:
-        """The namespaces that hold at least one snippet, sorted."""
-        return self.store.namespaces()
-
-    def count(self, namespace: str | None = None, *, all_namespaces: bool = False) -> int:
-        """How many snippets the namespaces a lookup searches hold (or the whole store)."""
-        return self.store.count(None if all_namespaces else self.namespaces(namespace))
-
-    def maintain(self, *, build_vector_index: bool | None = None) -> dict[str, Any]:
-        # An existing table needs no vector size, so no embedding model is loaded for it.
-        store = self.store if self.store.exists() else self._writable_store()
-        return store.maintain(build_vector_index=build_vector_index)
-
-    def stats(self) -> dict[str, Any]:
-        """Snippet counts per namespace and source (run statistics come from the run log)."""
-        rows = self.store.snippet_facets()
-        per_namespace: dict[str, dict[str, int]] = {}
-        for row in rows:
-            bucket = per_namespace.setdefault(row["namespace"], {"snippets": 0})
-            bucket["snippets"] += 1
-            bucket[row["source"] or "unknown"] = bucket.get(row["source"] or "unknown", 0) + 1
-        return {
-            "store": self.store.uri,
-            "snippets": len(rows),
-            "namespaces": per_namespace,
-            "uses": int(sum(r["use_count"] for r in rows)),
-            "successes": int(sum(r["success_count"] for r in rows)),
-            "failures": int(sum(r["failure_count"] for r in rows)),
-        }

@@ -213,7 +213,7 @@ class SemcacheMagics(Magics):
 
             return None if quiet else TextView(model_allowed=request.allow_model,
                                                show_errors=False)
-        from ._display import TaskDisplay
+        from ..view import TaskDisplay
 
         widget = None if quiet or mode == "text" else self._widget(request, key)
         display = TaskDisplay(request, line=line, widget=widget, quiet=quiet)

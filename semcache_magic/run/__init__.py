@@ -14,8 +14,9 @@ and the processes its code starts end with it (``_procs``).
 from __future__ import annotations
 
 from ._env import credential_name, kernel_environment
+from ._kernels import notebook_kernel_manager
 from ._result import RUN_STATUSES, RunResult, strip_ansi
-from ._runner import KernelRunner, get_runner, notebook_kernel_manager
+from ._runner import KernelRunner, get_runner
 from ._transfer import check_sendable, describe_inputs, unpicklable
 
 __all__ = [

@@ -1,6 +1,6 @@
 """Isolated kernels: run code in a fresh ipykernel, served from a warm pool.
 
-The only module that imports jupyter_client. Usage::
+Usage::
 
     from semcache_magic.run import get_runner
 
@@ -12,13 +12,15 @@ The only module that imports jupyter_client. Usage::
 The runner owns a daemon thread running its own asyncio loop, where every kernel
 manager and client lives. :meth:`KernelRunner.run` hands work over with
 ``run_coroutine_threadsafe`` and waits on a queue, so it behaves the same from a
-script and from inside a running loop (a notebook kernel); :meth:`~KernelRunner.run_async`
-awaits the same work from a caller's loop (jupyter_server). Every run gets a fresh
-kernel, discarded afterwards; :mod:`.kernel_pool` keeps ``pool_size`` ready, and
-:mod:`.kernel_run` holds the protocol of one run. Kernels are shut down after their
-run, after ``kernel_idle_timeout`` unused, at interpreter exit, and, if this process
-is killed outright, by ipykernel itself (it exits when its parent goes away).
-Settings are read from :class:`~semcache_magic.config.SemCache` at each run, so
+script and from inside a running loop (a notebook kernel);
+:meth:`~KernelRunner.run_async` awaits the same work from a caller's loop
+(jupyter_server). Every run gets a fresh kernel, discarded afterwards; ``_pool``
+keeps ``pool_size`` ready, ``_protocol`` holds the protocol of one run, and
+``_kernels`` starts and stops the kernel processes (the only jupyter_client user).
+Kernels are shut down after their run, after ``kernel_idle_timeout`` unused, at
+interpreter exit, and, if this process is killed outright, by ipykernel itself (it
+exits when its parent goes away). Settings are read from
+:class:`~semcache_magic.config.SemCache` at each run, so
 ``%config`` changes apply to the next one.
 """
 
@@ -35,17 +37,16 @@ import shutil
 import tempfile
 import threading
 import time
-import uuid
 import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..config import SemCache
-from ..errors import ConfigurationError, ExecutionError, KernelStartError
+from ..errors import ConfigurationError, ExecutionError
 from ._env import kernel_environment
+from ._kernels import require_kernelspec, shutdown_kernel, start_kernel, zmq_context
 from ._pool import KernelPool, PooledKernel
-from ._procs import end_descendants
-from ._protocol import RunJob, discard_files, finish, perform, prepare, warm_up
+from ._protocol import RunJob, discard_files, finish, perform, prepare
 from ._result import OutputCollector, OutputHook, RunResult, error_info
 
 __all__ = ["KernelRunner", "RunResult", "get_runner"]
@@ -55,8 +56,6 @@ log = logging.getLogger(__name__)
 _SETTINGS = ("kernel_name", "pool_size", "run_timeout", "kernel_idle_timeout",
              "kernel_start_timeout", "output_limit", "run_env_allow", "run_memory_limit")
 _DONE = object()
-# A socket path must fit sun_path (104-108 bytes); "-ipc-N" is added to the file's stem.
-_IPC_PATH_MAX = 96
 
 
 class KernelRunner:
@@ -81,7 +80,7 @@ class KernelRunner:
         self._workdir: str | None = None
         self._closed = False
         # Below: touched only on the runner's loop.
-        self._pool = KernelPool(self._start_kernel, _shutdown_kernel, self.setting)
+        self._pool = KernelPool(self._start_kernel, shutdown_kernel, self.setting)
         self._runs: dict[asyncio.Future[Any], RunJob] = {}
         self._zmq: Any = None
         self._known_kernels: set[str] = set()
@@ -167,12 +166,7 @@ class KernelRunner:
         name = str(self.setting("kernel_name"))
         if name in self._known_kernels:
             return
-        from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
-
-        try:
-            KernelSpecManager().get_kernel_spec(name)
-        except NoSuchKernel as exc:
-            raise KernelStartError(f"no kernelspec named {name!r} is installed") from exc
+        require_kernelspec(name)
         self._known_kernels.add(name)
 
     def warm(self) -> None:
@@ -292,57 +286,11 @@ class KernelRunner:
         return result
 
     async def _start_kernel(self, name: str, cwd: str) -> PooledKernel:
-        from jupyter_client.kernelspec import NoSuchKernel
-        from jupyter_client.manager import AsyncKernelManager
-
-        limit = float(self.setting("kernel_start_timeout"))
-        manager = AsyncKernelManager(kernel_name=name, context=self._zmq_context())
-        client = None
-        try:
-            extra = self._prepare_manager(manager)
-            env = self._environment()  # remembered, so a run can apply what changed since
-            await asyncio.wait_for(
-                manager.start_kernel(cwd=cwd, env=env, extra_arguments=extra), limit)
-            client = manager.client()
-            client.start_channels()
-            await client.wait_for_ready(timeout=limit)
-            pid = getattr(manager.provisioner, "pid", None)
-            kernel = PooledKernel(manager, client, name, pid, cwd, env)
-            await warm_up(kernel, limit)
-        except NoSuchKernel as exc:
-            raise KernelStartError(f"no kernelspec named {name!r} is installed") from exc
-        except BaseException as exc:
-            await _kill(manager, client)
-            if not isinstance(exc, Exception):
-                raise
-            reason = str(exc).strip() or type(exc).__name__
-            raise KernelStartError(f"the {name!r} kernel did not start: {reason}") from exc
-        return kernel
-
-    def _prepare_manager(self, manager: Any) -> list[str]:
-        spec = manager.kernel_spec  # raises NoSuchKernel
-        provisioner = (spec.metadata or {}).get("kernel_provisioner", {})
-        local = provisioner.get("provisioner_name", "local-provisioner") == "local-provisioner"
-        # Connection files (and ipc sockets, named after them) go to our private directory.
-        manager.connection_file = os.path.join(self._ensure_workdir(),
-                                               f"k-{uuid.uuid4().hex[:8]}.json")
-        if local and os.name == "posix" and len(manager.connection_file) < _IPC_PATH_MAX:
-            # ipc: no TCP-without-encryption warning and no ports to race for.
-            manager.transport = "ipc"
-        elif "curve" in (spec.metadata or {}).get("supported_encryption", []):
-            with contextlib.suppress(Exception):  # pyzmq without libsodium: plain TCP
-                manager.transport_encryption = "auto"
-        if any("ipykernel" in arg for arg in spec.argv):
-            # Keep snippet code out of the user's IPython history database.
-            return ["--HistoryManager.hist_file=:memory:"]
-        return []
-
-    def _zmq_context(self) -> Any:
         if self._zmq is None:
-            import zmq.asyncio
-
-            self._zmq = zmq.asyncio.Context()  # shared: one io thread, not one per kernel
-        return self._zmq
+            self._zmq = zmq_context()  # shared: one io thread, not one per kernel
+        return await start_kernel(
+            name, cwd, workdir=self._ensure_workdir(), env=self._environment(),
+            context=self._zmq, limit=float(self.setting("kernel_start_timeout")))
 
     async def _close(self) -> None:
         # Runs in flight stop their own kernels (stopping one under a run would cancel
@@ -355,30 +303,6 @@ class KernelRunner:
         if self._zmq is not None:
             self._zmq.destroy(linger=0)
             self._zmq = None
-
-
-async def _shutdown_kernel(kernel: PooledKernel, graceful: bool) -> None:
-    # First every process the run left behind, including ones that left the kernel's
-    # process group (setsid) and would outlive a kill of that group.
-    # (Synchronous, a few ms: at interpreter exit no thread may be started for it.)
-    if kernel.pid is not None:
-        end_descendants(kernel.pid)
-    try:
-        kernel.client.stop_channels()
-        await kernel.manager.shutdown_kernel(now=not graceful)
-    except Exception:
-        log.debug("semcache: kernel shutdown failed; killing", exc_info=True)
-        await _kill(kernel.manager, None)
-
-
-async def _kill(manager: Any, client: Any) -> None:
-    with contextlib.suppress(Exception):
-        if client is not None:
-            client.stop_channels()
-        if manager.has_kernel:
-            await manager.shutdown_kernel(now=True)
-        else:
-            await manager.cleanup_resources()
 
 
 def _call_hook(hook: OutputHook | None, output: dict[str, Any]) -> None:
@@ -406,24 +330,6 @@ def _serve(loop: asyncio.AbstractEventLoop) -> None:
 _RUNNERS: weakref.WeakSet[KernelRunner] = weakref.WeakSet()
 _shared: KernelRunner | None = None
 _shared_lock = threading.Lock()
-
-
-def notebook_kernel_manager(kernel_name: str = "python3") -> Any:
-    """A kernel manager for executing a whole notebook (the demo, tests).
-
-    Like the runner's kernels: connection file in a private 0700 directory and ipc
-    transport on POSIX, so there is no TCP-without-encryption warning. The caller
-    owns it: ``manager.shutdown_kernel()`` (graceful, so the kernel's own atexit hooks
-    stop *its* isolated kernels) and remove ``os.path.dirname(manager.connection_file)``.
-    """
-    from jupyter_client.manager import KernelManager
-
-    manager = KernelManager(kernel_name=kernel_name)
-    workdir = tempfile.mkdtemp(prefix="semcache-nb-")
-    manager.connection_file = os.path.join(workdir, "kernel.json")
-    if os.name == "posix" and len(manager.connection_file) < _IPC_PATH_MAX:
-        manager.transport = "ipc"
-    return manager
 
 
 def get_runner(config: SemCache | None = None) -> KernelRunner:

@@ -15,19 +15,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._display import TaskDisplay, kernel_id, relay_output
 from ._lines import age, describe_match, evidence_words, plural, seconds, shorten, snippet_line
 from ._record import RECORD_MIME, RECORD_VERSION, find_record, record_bundle, task_record
-from ._text import TextView, print_output, relay_output, save_image
+from ._text import TextView, print_output, save_image
 
 __all__ = [
     "RECORD_MIME",
     "RECORD_VERSION",
+    "TaskDisplay",
     "TaskWidget",
     "TextView",
     "age",
     "describe_match",
     "evidence_words",
     "find_record",
+    "kernel_id",
     "plural",
     "print_output",
     "record_bundle",

@@ -18,10 +18,10 @@ from typing import Any, TextIO
 from ..outcome import Event, TaskOutcome
 from ._lines import describe_match, plural, seconds
 
-__all__ = ["TextView", "print_output", "relay_output"]
+__all__ = ["TextView", "print_output", "save_image", "write_stream"]
 
 
-def _write_stream(output: Mapping[str, Any]) -> None:
+def write_stream(output: Mapping[str, Any]) -> None:
     stream = sys.stderr if output.get("name") == "stderr" else sys.stdout
     stream.write(str(output.get("text", "")))
     stream.flush()
@@ -49,36 +49,12 @@ def save_image(data: Mapping[str, Any]) -> str | None:
     return str(path)
 
 
-def relay_output(output: Mapping[str, Any], *, terminal: bool = False) -> None:
-    """Show one nbformat output of the isolated kernel as an output of this cell.
-
-    On a ``terminal`` (IPython without a notebook), images are also saved to files
-    and their paths printed.
-    """
-    kind = output.get("output_type")
-    if kind == "stream":
-        _write_stream(output)
-    elif kind in ("display_data", "execute_result"):
-        from IPython.display import publish_display_data
-
-        data = dict(output.get("data") or {})
-        publish_display_data(data, dict(output.get("metadata") or {}))
-        path = save_image(data) if terminal else None
-        if path:
-            print(f"semcache: figure saved to {path}", flush=True)
-    elif kind == "clear_output":
-        from IPython.display import clear_output
-
-        clear_output(wait=bool(output.get("wait")))
-    # Errors are not relayed raw: the outcome reports them as one clear line.
-
-
 def print_output(output: Mapping[str, Any], *, show_errors: bool = True) -> None:
     """Show one nbformat output on a terminal: streams as they are, rich outputs as
     their text form plus the kinds a terminal cannot show, errors as plain tracebacks."""
     kind = output.get("output_type")
     if kind == "stream":
-        _write_stream(output)
+        write_stream(output)
     elif kind in ("display_data", "execute_result"):
         data = output.get("data") or {}
         rich = ", ".join(sorted(mime for mime in data if mime != "text/plain"))

@@ -1,5 +1,10 @@
 """A task's output in a notebook kernel: one display that tells the story and keeps it.
 
+The only module that talks to IPython's display machinery: :func:`relay_output`
+turns the isolated kernel's outputs into outputs of the current cell (so a saved
+notebook shows them like any other), and :class:`TaskDisplay` keeps the task's own
+display.
+
 The display is published when the task starts (the live widget, or text lines that
 grow as the task proceeds) and updated in place when it ends, with the task's record
 and its static fallbacks (:func:`semcache_magic.view.record_bundle`). A saved
@@ -11,13 +16,15 @@ from __future__ import annotations
 import re
 import sys
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from ..outcome import Event, TaskOutcome, TaskRequest
-from ..view import TextView, record_bundle, task_record
+from ._record import record_bundle, task_record
+from ._text import TextView, save_image, write_stream
 
-__all__ = ["TaskDisplay", "kernel_id"]
+__all__ = ["TaskDisplay", "kernel_id", "relay_output"]
 
 
 def kernel_id() -> str:
@@ -92,3 +99,27 @@ class TaskDisplay:
 
 def _ignore(_line: str) -> None:
     """Lines the widget shows in its own way: kept for the record only."""
+
+
+def relay_output(output: Mapping[str, Any], *, terminal: bool = False) -> None:
+    """Show one nbformat output of the isolated kernel as an output of this cell.
+
+    On a ``terminal`` (IPython without a notebook), images are also saved to files
+    and their paths printed.
+    """
+    kind = output.get("output_type")
+    if kind == "stream":
+        write_stream(output)
+    elif kind in ("display_data", "execute_result"):
+        from IPython.display import publish_display_data
+
+        data = dict(output.get("data") or {})
+        publish_display_data(data, dict(output.get("metadata") or {}))
+        path = save_image(data) if terminal else None
+        if path:
+            print(f"semcache: figure saved to {path}", flush=True)
+    elif kind == "clear_output":
+        from IPython.display import clear_output
+
+        clear_output(wait=bool(output.get("wait")))
+    # Errors are not relayed raw: the outcome reports them as one clear line.
