@@ -423,3 +423,26 @@ def test_cli_exec_missing_file_is_a_clear_error(tmp_path: Path,
     code = cli_main(["exec", str(tmp_path / "nope.py")])
     assert code == 1
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_a_runner_lifts_a_small_open_file_limit_before_its_kernels_start() -> None:
+    """CI containers may start processes with a small soft limit; a run in such a process
+    gets its descriptors (the soft limit is raised towards the hard one) and says nothing
+    on stderr."""
+    script = textwrap.dedent("""
+        import resource, sys
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (48, hard))
+        from semcache_magic.run import KernelRunner
+        runner = KernelRunner(pool_size=0)
+        try:
+            result = runner.run("print(sum(range(10)))")
+        finally:
+            runner.shutdown()
+        print(result.status, result.stdout.strip(),
+              resource.getrlimit(resource.RLIMIT_NOFILE)[0] >= min(4096, hard))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    assert done.stdout.split() == ["ok", "45", "True"], done.stderr
+    assert "Traceback" not in done.stderr

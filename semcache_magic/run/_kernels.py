@@ -21,8 +21,8 @@ from ._pool import PooledKernel
 from ._procs import end_descendants
 from ._protocol import warm_up
 
-__all__ = ["notebook_kernel_manager", "require_kernelspec", "shutdown_kernel", "start_kernel",
-           "zmq_context"]
+__all__ = ["notebook_kernel_manager", "raise_open_file_limit", "require_kernelspec",
+           "shutdown_kernel", "start_kernel", "zmq_context"]
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +41,39 @@ def require_kernelspec(name: str) -> None:
         raise KernelStartError(f"no kernelspec named {name!r} is installed") from exc
 
 
+#: The soft open-file limit a runner asks for (each kernel costs its client ~20
+#: descriptors: five ZeroMQ sockets with their signalling fds, and an event loop).
+_OPEN_FILES = 4096
+
+
+def raise_open_file_limit(wanted: int = _OPEN_FILES) -> int:
+    """Raise this process's soft open-file limit towards ``wanted`` (never above the hard
+    limit, never lower it); the limit now in force.
+
+    Some machines and CI containers start processes with a small soft limit, and a
+    ZeroMQ socket that cannot get a descriptor fails late and far from its cause, so
+    the limit is raised before kernels start.
+    """
+    try:
+        import resource
+    except ImportError:  # not POSIX: no such limit to raise
+        return wanted
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (OSError, ValueError):
+            log.debug("semcache: could not raise the open-file limit", exc_info=True)
+    return int(soft)
+
+
 def zmq_context() -> Any:
     """An asyncio ZeroMQ context to share between kernels (one io thread for all)."""
     import zmq.asyncio
 
+    raise_open_file_limit()
     return zmq.asyncio.Context()
 
 
@@ -61,7 +90,9 @@ async def start_kernel(name: str, cwd: str, *, workdir: str, env: dict[str, str]
         await asyncio.wait_for(
             manager.start_kernel(cwd=cwd, env=env, extra_arguments=extra), limit)
         client = manager.client()
-        client.start_channels()
+        # No heartbeat channel: liveness is the manager's process check, and the
+        # heartbeat is a thread, an event loop and a socket per kernel for nothing.
+        client.start_channels(hb=False)
         await client.wait_for_ready(timeout=limit)
         pid = getattr(manager.provisioner, "pid", None)
         kernel = PooledKernel(manager, client, name, pid, cwd, env)
