@@ -3,7 +3,7 @@
 The ONNX model costs a process ~100 MB (onnxruntime, the weights it maps, the
 tokenizer) and ~1 s of loading. Loaded in the user's kernel, each notebook pays both,
 and the load competes with the user's cells for the GIL. So the model runs in a small
-helper process instead: the first client starts it (``python -m <package>._embed_service``,
+helper process instead: the first client starts it (a Python process running :func:`main`,
 in its own session, so it outlives a CLI command), later clients -- other notebooks, the
 next ``semcache lookup`` -- connect to it, and it exits after ``idle`` seconds without a
 client. A client falls back to loading the model itself when the service cannot run
@@ -139,7 +139,7 @@ class ServiceEncoder:
         try:
             sock.connect(str(self.path))
             hello = _recv(sock)
-        except OSError:
+        except (OSError, ValueError):  # ValueError: a garbled greeting (not our service)
             sock.close()
             return None
         if hello.get("protocol") != PROTOCOL:
@@ -163,7 +163,9 @@ class ServiceEncoder:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(package_root()), env.get("PYTHONPATH", "")) if p)
-        command = [sys.executable, "-m", __name__, "--export", str(self.export_dir),
+        # Not ``-m``: the package imports this module first, and runpy would warn about it.
+        entry = f"import sys; from {__name__} import main; sys.exit(main(sys.argv[1:]))"
+        command = [sys.executable, "-c", entry, "--export", str(self.export_dir),
                    "--socket", str(self.path), "--idle", str(self.idle)]
         if self.threads:
             command += ["--threads", str(self.threads)]
