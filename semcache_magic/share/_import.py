@@ -15,6 +15,7 @@ can be imported afresh (``semcache import --forget nb.ipynb nb.ipynb``).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -121,9 +122,14 @@ def import_files(
     """
     forgotten = forget_imported(cache, forget, namespace=namespace, dry_run=dry_run) \
         if forget else []
-    harvest = harvest_paths(paths, progress=progress) if paths else Harvest(root="")
-    items, failed = _prepare(cache, harvest, namespace=namespace, tags=tags, progress=progress,
-                             gone={s.id for s in forgotten})
+    with warnings.catch_warnings():
+        # Parsing other people's cells: "invalid escape sequence" and the like are theirs
+        # to fix, and one per cell would bury the import's own report.
+        warnings.simplefilter("ignore", SyntaxWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        harvest = harvest_paths(paths, progress=progress) if paths else Harvest(root="")
+        items, failed = _prepare(cache, harvest, namespace=namespace, tags=tags,
+                                 progress=progress, gone={s.id for s in forgotten})
     new = [item for item in items if item.status == "new"]
     if not dry_run:
         if progress is not None and new:  # shown while the embedding model loads
