@@ -256,3 +256,24 @@ def test_a_snippet_read_lately_is_read_again_once_it_changed(
     other.close()
     assert store.get_many([ids[0]])[0].use_count == 1
     assert [s.id for s in store.get_many([ids[1], ids[0], "0" * 16])] == [ids[1], ids[0]]
+
+
+def test_one_lookup_sees_one_version_and_the_next_sees_the_write(
+    cache: SnippetCache, store_uri: str
+) -> None:
+    """Inside steady() (a lookup) the table's version is read once: a write that lands
+    meanwhile is not half-seen; the next lookup sees it."""
+    _fill(cache, _unit(np.random.default_rng(8), 10))
+    cache.lookup("Sort the list of prices descending")  # the mirror reads the table
+    store = cache.store
+    table = store._table(store.SNIPPETS)
+    new = cache.analyse("Print the answer 43")
+    hashes = [new.task_hash(cache.namespaces()[0]), new.template_hash]
+    other = SnippetCache(SemCache(store=store_uri), embedder=cache.embedder)
+    with store.mirror.steady():
+        assert store.mirror.surely_absent(table, hashes)
+        other.save("Print the answer 43", "print(43)")
+        assert store.mirror.surely_absent(table, hashes)  # the version read at the start
+    other.close()
+    assert not store.mirror.surely_absent(table, hashes)
+    assert cache.lookup("print the answer 43").tier == "exact"

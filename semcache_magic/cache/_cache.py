@@ -158,18 +158,19 @@ class SnippetCache(SnippetCuration):
             on_wait("opening the snippet store…")
         namespaces = self.namespaces(namespace)
         self._embed_early(analysis, namespaces)
-        return lookup(
-            analysis,
-            store=self.store,
-            namespaces=namespaces,
-            embed=self._embed_telling(on_wait),
-            threshold=self.config.threshold if threshold is None else threshold,
-            top_k=self.config.top_k if top_k is None else top_k,
-            use_slots=self.config.use_slots if use_slots is None else use_slots,
-            text_weight=self.config.text_weight,
-            quality_weight=self.config.quality_weight,
-            trusted_namespaces=self.trusted_namespaces(),
-        )
+        with self.store.mirror.steady():  # one version of the store for the whole lookup
+            return lookup(
+                analysis,
+                store=self.store,
+                namespaces=namespaces,
+                embed=self._embed_telling(on_wait),
+                threshold=self.config.threshold if threshold is None else threshold,
+                top_k=self.config.top_k if top_k is None else top_k,
+                use_slots=self.config.use_slots if use_slots is None else use_slots,
+                text_weight=self.config.text_weight,
+                quality_weight=self.config.quality_weight,
+                trusted_namespaces=self.trusted_namespaces(),
+            )
 
     def _embed_early(self, analysis: TaskAnalysis, namespaces: Sequence[str]) -> None:
         """Start embedding the task while the exact and slot tiers probe the store, when

@@ -30,8 +30,9 @@ again, but no vector.
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -63,7 +64,30 @@ class TableMirror:
         self.vector_rows = vector_rows
         self._lock = threading.Lock()
         self._table: Any = None
+        self._steady = threading.local()  # this thread's (table, version) inside steady()
         self._clear()
+
+    @contextlib.contextmanager
+    def steady(self) -> Iterator[None]:
+        """Within the block this thread asks the table for its version once, so the reads
+        of one lookup see one version. (With strong read consistency each ask reads the
+        store's latest manifest: ~1 ms at 100k rows, three times a lookup.)"""
+        outer = getattr(self._steady, "active", False)
+        self._steady.active = True
+        try:
+            yield
+        finally:
+            if not outer:
+                self._steady.active = False
+                self._steady.seen = None
+
+    def _version(self, table: Any) -> int:
+        if not getattr(self._steady, "active", False):
+            return int(table.version)
+        seen = getattr(self._steady, "seen", None)
+        if seen is None or seen[0] is not table:
+            seen = self._steady.seen = (table, int(table.version))
+        return int(seen[1])
 
     def _clear(self) -> None:
         self.version: int | None = None
@@ -200,7 +224,7 @@ class TableMirror:
         them now, and the exact and slot probe needs no query."""
         with self._lock:
             return (table is self._table and self.version is not None
-                    and int(table.version) == self.version
+                    and self._version(table) == self.version
                     and not any(h in self._hashes for h in hashes))
 
     def may_match(self, hashes: Sequence[str]) -> bool | None:
@@ -241,7 +265,7 @@ class TableMirror:
     # -- staying in step -----------------------------------------------------------------
 
     def _sync(self, table: Any) -> None:
-        version = int(table.version)
+        version = self._version(table)
         if table is not self._table:
             self._table = table
             self._clear()
